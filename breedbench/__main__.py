@@ -1,0 +1,5 @@
+"""``python -m breedbench`` runs the CLI."""
+
+from breedbench.cli import main
+
+main()

@@ -1,0 +1,31 @@
+"""The ``breedbench`` command: one Typer app; each stage registers its subcommands here.
+
+Reading ``register`` calls top to bottom is reading the data path:
+crawl → store → review → evaluate → report.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from breedbench.cli import app_cmds, setup_cmds
+from breedbench.cli.common import DataDirOption, DbOption, make_settings, new_app
+
+app = new_app(
+    "breedbench: build an unseen, human-verified dog-breed test set and measure every model "
+    "version on it."
+)
+
+
+@app.callback()
+def _global(ctx: typer.Context, db: DbOption = None, data_dir: DataDirOption = None) -> None:
+    ctx.obj = make_settings(db, data_dir)
+
+
+setup_cmds.register(app)
+app_cmds.register(app)
+# Each stage adds its commands below (one register call per module).
+
+
+def main() -> None:
+    app()

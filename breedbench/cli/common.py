@@ -1,0 +1,89 @@
+"""What every subcommand shares: the global options, opening the database, the consoles.
+
+Subcommands are thin: they read their flags, open the database through ``open_db`` and call one
+function of ``crawler``, ``db``, ``curation_app`` or ``evaluator``. A ``BreedbenchError`` anywhere
+below becomes ``Error: <message>`` and exit code 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from typer.core import TyperGroup
+
+from breedbench.errors import BreedbenchError
+from breedbench.settings import Settings, load_settings
+from db.database import Database, open_database
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class BreedbenchGroup(TyperGroup):
+    """Turns ``BreedbenchError`` raised by any subcommand into a one-line error and exit 1."""
+
+    def invoke(self, ctx):  # type: ignore[no-untyped-def]
+        try:
+            return super().invoke(ctx)
+        except BreedbenchError as exc:
+            err_console.print(f"Error: {exc}", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+
+
+def new_app(help: str) -> typer.Typer:  # noqa: A002 - Typer's own keyword
+    return typer.Typer(
+        cls=BreedbenchGroup,
+        help=help,
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+    )
+
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="Database: a SQLite file path or any SQLAlchemy URL "
+        "[env: BREEDBENCH_DATABASE_URL; default: <data dir>/breedbench.db].",
+        show_default=False,
+    ),
+]
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Data directory: image store, default database, model files "
+        "[env: BREEDBENCH_DATA_DIR; default: ./breedbench-data].",
+        show_default=False,
+    ),
+]
+
+
+def database_url_from_flag(value: str | None) -> str | None:
+    """``--db`` takes a URL or a plain file path (then SQLite)."""
+    if value is None or "://" in value:
+        return value
+    return f"sqlite:///{Path(value).expanduser().resolve()}"
+
+
+def make_settings(db: str | None, data_dir: Path | None) -> Settings:
+    return load_settings(database_url=database_url_from_flag(db), data_dir=data_dir)
+
+
+def settings_of(ctx: typer.Context) -> Settings:
+    root = ctx.find_root()
+    if not isinstance(root.obj, Settings):
+        root.obj = load_settings()
+    return root.obj
+
+
+def open_db(ctx: typer.Context, *, upgrade: bool = True) -> Database:
+    """The database for this invocation, upgraded to the current schema."""
+    db = open_database(settings_of(ctx), upgrade=upgrade)
+    ctx.call_on_close(db.dispose)
+    return db

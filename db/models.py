@@ -1,0 +1,305 @@
+"""SQLAlchemy 2 typed models: the schema of breedbench.
+
+Conventions: every column is ``Mapped[...]``; ``Mapped[X | None]`` is the only way a column
+becomes nullable. Table and index names are constants, and ``NAMING_CONVENTION`` names every
+constraint so that Alembic's batch mode on SQLite can find them again.
+
+An image's ``status`` is a cache of its review history: ``reviews`` is append-only, and
+``db.reviews.record_decision`` recomputes ``status`` in the same transaction that appends the row.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# JSON everywhere, JSONB on PostgreSQL (indexable, compact); SQLite stores text.
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+TABLE_BREEDS = "breeds"
+TABLE_IMAGES = "images"
+TABLE_REVIEWS = "reviews"
+TABLE_IMAGE_FLAGS = "image_flags"
+TABLE_CRAWL_RUNS = "crawl_runs"
+TABLE_MODELS = "models"
+TABLE_MODEL_VERSIONS = "model_versions"
+TABLE_CALIBRATION_IMAGES = "calibration_images"
+TABLE_EVAL_RUNS = "eval_runs"
+TABLE_PREDICTIONS = "predictions"
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now; stored as UTC on both databases."""
+    return datetime.now(UTC)
+
+
+class ImageStatus(enum.StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+class Decision(enum.StrEnum):
+    ACCEPT = "accept"
+    REJECT = "reject"
+    SKIP = "skip"  # seen, no opinion: recorded so the queue can move on; does not change status
+    RELABEL = "relabel"  # the image shows another breed; ``target_breed_id`` says which
+    UNDO = "undo"  # cancels ``undoes_id``; the status is derived again without it
+    RESET = "reset"  # send back to review (e.g. from the mistakes gallery): status back to pending
+
+
+class FlagKind(enum.StrEnum):
+    NEAR_DUPLICATE = "near_duplicate"  # near-identical to another image of the same breed
+    CROSS_BREED = "cross_breed"  # the same (or near-same) picture stored for two breeds
+    LEAK = "leak"  # near-matches an image of a reference (training) set
+
+
+class RunStatus(enum.StrEnum):
+    RUNNING = "running"
+    FINISHED = "finished"
+    INTERRUPTED = "interrupted"
+    FAILED = "failed"
+
+
+def _enum(e: type[enum.Enum], name: str) -> Enum:
+    # Stored as plain strings (no native PG enum type) so adding a member needs no migration.
+    return Enum(e, name=name, native_enum=False, length=20, values_callable=_values)
+
+
+def _values(e: type[enum.Enum]) -> list[str]:
+    return [m.value for m in e]
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dict[str, Any]: JSONType, list[Any]: JSONType}
+
+
+class Breed(Base):
+    """One of the classes of the test set (seeded with the 120 Stanford Dogs breeds)."""
+
+    __tablename__ = TABLE_BREEDS
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)  # as in the classic breeds.csv
+    name: Mapped[str] = mapped_column(String(120))
+    synset: Mapped[str | None] = mapped_column(String(12), unique=True)  # WordNet id, n02085620
+    position: Mapped[int] = mapped_column(Integer, default=0)  # order in the seed list
+    query: Mapped[str] = mapped_column(String(200))  # the search query in use
+    dog_keyword: Mapped[bool] = mapped_column(default=False)  # append "dog" to the query
+    # A reviewer said the query finds the wrong things; the next crawl uses the dog keyword.
+    query_flagged_by: Mapped[str | None] = mapped_column(String(120))
+    query_flagged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    target: Mapped[int] = mapped_column(Integer, default=50)
+
+    images: Mapped[list[Image]] = relationship(
+        back_populates="breed", foreign_keys="Image.breed_id"
+    )
+
+
+class CrawlRun(Base):
+    """One ``breedbench crawl`` or ``import``: its settings and its tallies (found, stored,
+    refused by reason, ...), so that a crawl can be explained afterwards."""
+
+    __tablename__ = TABLE_CRAWL_RUNS
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), default="crawl")  # crawl | import
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[RunStatus] = mapped_column(
+        _enum(RunStatus, "run_status"), default=RunStatus.RUNNING
+    )
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    stats: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Image(Base):
+    """A candidate test image: the original bytes are in the store under their sha256."""
+
+    __tablename__ = TABLE_IMAGES
+    __table_args__ = (
+        # The same bytes may be kept for two breeds (a cross-breed conflict), never twice for one.
+        UniqueConstraint("breed_id", "sha256"),
+        # The review queue and the breed counts: "pending images of breed X, oldest first".
+        Index("ix_images_breed_status", "breed_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    breed_id: Mapped[int] = mapped_column(ForeignKey(f"{TABLE_BREEDS}.id"))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    # 64-bit perceptual hashes as signed integers (SQLite's INTEGER is signed 64-bit).
+    phash: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    dhash: Mapped[int | None] = mapped_column(BigInteger)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    format: Mapped[str] = mapped_column(String(10))  # JPEG, PNG, WEBP, GIF, ... (sniffed)
+    byte_size: Mapped[int] = mapped_column(Integer)
+    path: Mapped[str] = mapped_column(String(200))  # store-relative, derived from sha256 only
+    thumb_path: Mapped[str | None] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(40))  # openverse, wikimedia, flickr, import, ...
+    query: Mapped[str | None] = mapped_column(String(200))  # the query that found it
+    url: Mapped[str | None] = mapped_column(Text)
+    landing_url: Mapped[str | None] = mapped_column(Text)
+    license: Mapped[str | None] = mapped_column(String(80))
+    license_version: Mapped[str | None] = mapped_column(String(20))
+    license_url: Mapped[str | None] = mapped_column(Text)
+    creator: Mapped[str | None] = mapped_column(Text)
+    attribution: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[ImageStatus] = mapped_column(
+        _enum(ImageStatus, "image_status"), default=ImageStatus.PENDING, index=True
+    )
+    crawl_run_id: Mapped[int | None] = mapped_column(ForeignKey(f"{TABLE_CRAWL_RUNS}.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    breed: Mapped[Breed] = relationship(back_populates="images", foreign_keys=[breed_id])
+    reviews: Mapped[list[Review]] = relationship(
+        back_populates="image", order_by="Review.id", foreign_keys="Review.image_id"
+    )
+
+
+class Review(Base):
+    """One decision; append-only. Undo is a new row pointing at the row it cancels."""
+
+    __tablename__ = TABLE_REVIEWS
+    __table_args__ = (
+        # Deriving an image's status reads its decisions in order.
+        Index("ix_reviews_image_id_id", "image_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey(f"{TABLE_IMAGES}.id"))
+    reviewer: Mapped[str] = mapped_column(String(120), index=True)
+    decision: Mapped[Decision] = mapped_column(_enum(Decision, "decision"))
+    reason: Mapped[str | None] = mapped_column(String(200))
+    target_breed_id: Mapped[int | None] = mapped_column(ForeignKey(f"{TABLE_BREEDS}.id"))
+    undoes_id: Mapped[int | None] = mapped_column(ForeignKey(f"{TABLE_REVIEWS}.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    image: Mapped[Image] = relationship(back_populates="reviews", foreign_keys=[image_id])
+
+
+class ImageFlag(Base):
+    """Something a reviewer should look at: a near-duplicate, a cross-breed conflict, a leak."""
+
+    __tablename__ = TABLE_IMAGE_FLAGS
+    __table_args__ = (Index("ix_image_flags_kind_resolved", "kind", "resolved_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey(f"{TABLE_IMAGES}.id"), index=True)
+    kind: Mapped[FlagKind] = mapped_column(_enum(FlagKind, "flag_kind"))
+    other_image_id: Mapped[int | None] = mapped_column(ForeignKey(f"{TABLE_IMAGES}.id"))
+    distance: Mapped[int | None] = mapped_column(Integer)  # Hamming distance of the hashes
+    detail: Mapped[str | None] = mapped_column(Text)  # e.g. the reference file of a leak
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_by: Mapped[str | None] = mapped_column(String(120))
+    resolution: Mapped[str | None] = mapped_column(String(200))
+
+
+class Model(Base):
+    """A model family (``inception-breeds``); its versions are the files actually measured."""
+
+    __tablename__ = TABLE_MODELS
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    versions: Mapped[list[ModelVersion]] = relationship(back_populates="model")
+
+
+class ModelVersion(Base):
+    """One model file (frozen ``.pb``, ``.tflite``, SavedModel, ``.keras``) and how to feed it."""
+
+    __tablename__ = TABLE_MODEL_VERSIONS
+    __table_args__ = (UniqueConstraint("model_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey(f"{TABLE_MODELS}.id"))
+    version: Mapped[str] = mapped_column(String(60))
+    format: Mapped[str] = mapped_column(String(20))  # frozen_pb | tflite | saved_model | keras
+    path: Mapped[str] = mapped_column(Text)  # where the file lives (copied into the data dir)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    spec: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the model spec (see evaluator)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey(f"{TABLE_MODEL_VERSIONS}.id"))
+    conversion: Mapped[dict[str, Any] | None] = mapped_column()  # quantization settings, ...
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    model: Mapped[Model] = relationship(back_populates="versions")
+
+
+class CalibrationImage(Base):
+    """Images used to calibrate a quantized version: its evaluation must exclude or report them."""
+
+    __tablename__ = TABLE_CALIBRATION_IMAGES
+
+    model_version_id: Mapped[int] = mapped_column(
+        ForeignKey(f"{TABLE_MODEL_VERSIONS}.id"), primary_key=True
+    )
+    image_id: Mapped[int] = mapped_column(ForeignKey(f"{TABLE_IMAGES}.id"), primary_key=True)
+
+
+class EvalRun(Base):
+    """One evaluation of one model version on an exact, hashed set of accepted images."""
+
+    __tablename__ = TABLE_EVAL_RUNS
+    __table_args__ = (
+        # ``breedbench history``: runs of a version, newest first.
+        Index("ix_eval_runs_version_started", "model_version_id", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey(f"{TABLE_MODEL_VERSIONS}.id"))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[RunStatus] = mapped_column(
+        _enum(RunStatus, "run_status"), default=RunStatus.RUNNING
+    )
+    dataset_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    n_images: Mapped[int] = mapped_column(Integer, default=0)
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    model_version: Mapped[ModelVersion] = relationship()
+
+
+class Prediction(Base):
+    """One image's result in one run: the top-5 as stored JSON ``[[breed_id, prob], ...]``."""
+
+    __tablename__ = TABLE_PREDICTIONS
+    __table_args__ = (UniqueConstraint("run_id", "image_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey(f"{TABLE_EVAL_RUNS}.id", ondelete="CASCADE"))
+    image_id: Mapped[int] = mapped_column(ForeignKey(f"{TABLE_IMAGES}.id"), index=True)
+    true_breed_id: Mapped[int] = mapped_column(ForeignKey(f"{TABLE_BREEDS}.id"))
+    rank: Mapped[int | None] = mapped_column(Integer)  # 1-based rank of the true breed in top-5
+    top5: Mapped[list[Any]] = mapped_column(default=list)
+    latency_ms: Mapped[float | None] = mapped_column()

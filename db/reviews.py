@@ -1,0 +1,164 @@
+"""Review decisions: appended, never overwritten; an image's status and breed derive from them.
+
+The rule (documented in the README): the decisions of an image are read in order; an ``undo`` row
+cancels the row it points at; a ``reset`` clears everything before it. Then each reviewer's latest
+remaining accept/reject/relabel counts once:
+
+* ``min_reviews = 1`` (default): the latest decision of anyone wins — two reviewers deciding the
+  same image at once are both recorded, and the one committed last sets the status;
+* ``min_reviews = k``: accepted when at least k reviewers accept (relabel counts as accept of the
+  new breed) and none rejects; rejected when at least k reject and none accepts; otherwise pending
+  (disagreements are listed by ``db.queries.disagreements`` for the conflict queue).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from breedbench.errors import BreedbenchError
+from db.models import Breed, Decision, Image, ImageStatus, Review
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    status: ImageStatus
+    breed_id: int | None  # None: the breed it was found for
+
+
+def effective_reviews(reviews: Sequence[Review]) -> list[Review]:
+    """The decisions that still count: undone rows and everything before a reset removed."""
+    undone = {r.undoes_id for r in reviews if r.decision == Decision.UNDO and r.undoes_id}
+    live: list[Review] = []
+    for r in reviews:
+        if r.id in undone or r.decision in (Decision.UNDO, Decision.SKIP):
+            continue
+        if r.decision == Decision.RESET:
+            live.clear()
+            continue
+        live.append(r)
+    return live
+
+
+def derive_outcome(reviews: Sequence[Review], min_reviews: int = 1) -> Outcome:
+    live = effective_reviews(reviews)
+    if not live:
+        return Outcome(ImageStatus.PENDING, None)
+    if min_reviews <= 1:
+        last = live[-1]
+        if last.decision == Decision.REJECT:
+            return Outcome(ImageStatus.REJECTED, _last_relabel(live))
+        return Outcome(ImageStatus.ACCEPTED, _last_relabel(live))
+    latest: dict[str, Review] = {}
+    for r in live:
+        latest[r.reviewer] = r
+    votes = list(latest.values())
+    accepts = [r for r in votes if r.decision in (Decision.ACCEPT, Decision.RELABEL)]
+    rejects = [r for r in votes if r.decision == Decision.REJECT]
+    relabel_targets = {r.target_breed_id for r in accepts if r.decision == Decision.RELABEL}
+    if len(accepts) >= min_reviews and not rejects and len(relabel_targets) <= 1:
+        all_relabel = all(r.decision == Decision.RELABEL for r in accepts)
+        return Outcome(ImageStatus.ACCEPTED, _last_relabel(live) if all_relabel else None)
+    if len(rejects) >= min_reviews and not accepts:
+        return Outcome(ImageStatus.REJECTED, None)
+    return Outcome(ImageStatus.PENDING, None)
+
+
+def _last_relabel(live: Sequence[Review]) -> int | None:
+    for r in reversed(live):
+        if r.decision == Decision.RELABEL:
+            return r.target_breed_id
+    return None
+
+
+def original_breed_id(image: Image, reviews: Sequence[Review]) -> int:
+    """The breed the image was found for: before its first relabel, if any."""
+    for r in reviews:
+        if r.decision == Decision.RELABEL and r.reason and r.reason.startswith("from:"):
+            return int(r.reason.split(":", 1)[1].split()[0])
+    return image.breed_id
+
+
+def record_decision(
+    session: Session,
+    image_id: int,
+    reviewer: str,
+    decision: Decision | str,
+    *,
+    reason: str | None = None,
+    target_breed_id: int | None = None,
+    undoes_id: int | None = None,
+    min_reviews: int = 1,
+) -> Review:
+    """Append one decision and derive the image's status (and breed) again, atomically.
+
+    The first statement is a write on the image row: it takes the row lock on PostgreSQL and the
+    write lock on SQLite before anything is read, so two concurrent deciders serialise instead of
+    deriving the status from a stale view.
+    """
+    decision = Decision(decision)
+    reviewer = (reviewer or "").strip()
+    if not reviewer:
+        raise BreedbenchError("a decision needs a reviewer name")
+    locked = session.execute(
+        update(Image).where(Image.id == image_id).values(status=Image.status)
+    ).rowcount
+    if not locked:
+        raise BreedbenchError(f"no image with id {image_id}")
+    image = session.get(Image, image_id, populate_existing=True)
+    assert image is not None
+    history = list(
+        session.scalars(select(Review).where(Review.image_id == image_id).order_by(Review.id))
+    )
+    if decision == Decision.RELABEL:
+        if target_breed_id is None or session.get(Breed, target_breed_id) is None:
+            raise BreedbenchError("relabel needs an existing target breed")
+        origin = original_breed_id(image, history)
+        reason = f"from:{origin}" + (f" {reason}" if reason else "")
+    if decision == Decision.UNDO:
+        if undoes_id is None:
+            target = last_undoable(history, reviewer)
+            if target is None:
+                raise BreedbenchError(f"{reviewer} has no decision on image {image_id} to undo")
+            undoes_id = target.id
+        elif not any(r.id == undoes_id for r in history):
+            raise BreedbenchError(f"review {undoes_id} is not a decision on image {image_id}")
+    row = Review(
+        image_id=image_id,
+        reviewer=reviewer,
+        decision=decision,
+        reason=reason,
+        target_breed_id=target_breed_id,
+        undoes_id=undoes_id,
+    )
+    session.add(row)
+    session.flush()
+    history.append(row)
+    outcome = derive_outcome(history, min_reviews)
+    image.status = outcome.status
+    new_breed = outcome.breed_id or original_breed_id(image, history)
+    if new_breed != image.breed_id:
+        clash = session.scalar(
+            select(Image.id).where(Image.breed_id == new_breed, Image.sha256 == image.sha256)
+        )
+        if clash is not None:
+            raise BreedbenchError(
+                f"image {image_id} cannot move: the same picture is already image {clash} of "
+                "that breed"
+            )
+        image.breed_id = new_breed
+    session.flush()
+    return row
+
+
+def last_undoable(history: Iterable[Review], reviewer: str) -> Review | None:
+    """The reviewer's latest decision that has not been undone yet."""
+    rows = list(history)
+    undone = {r.undoes_id for r in rows if r.decision == Decision.UNDO}
+    for r in reversed(rows):
+        if r.reviewer == reviewer and r.decision != Decision.UNDO and r.id not in undone:
+            return r
+    return None

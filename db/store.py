@@ -1,0 +1,143 @@
+"""The image store: original bytes kept untouched, addressed by their sha256, plus thumbnails.
+
+Paths derive from the hash only (``originals/ab/cd/<sha256>``; ``thumbs/ab/<sha256>.jpg``), so no
+user-supplied text (a URL, a file name, a breed) ever becomes part of a path, and the same bytes
+are stored once however many breeds or crawls bring them. Files are written to a temporary name
+and renamed into place: a crawl stopped half-way leaves no half file.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from PIL import Image as PILImage
+from PIL import ImageOps
+
+from breedbench.errors import BreedbenchError
+from db.hashing import sha256_bytes
+
+THUMBNAIL_SIDE = 256
+THUMBNAIL_QUALITY = 85
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFile:
+    sha256: str
+    path: str  # relative to the store root
+    created: bool  # False when the same bytes were already stored
+
+
+class ImageStoreProtocol(Protocol):
+    """What the crawler, the app and the evaluator need from a store."""
+
+    def put(self, data: bytes) -> StoredFile: ...
+
+    def put_thumbnail(self, sha256: str, img: PILImage.Image) -> str: ...
+
+    def read(self, path: str) -> bytes: ...
+
+    def absolute(self, path: str) -> Path: ...
+
+    def exists(self, path: str) -> bool: ...
+
+
+def original_path(sha256: str) -> str:
+    return f"originals/{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+
+def thumbnail_path(sha256: str) -> str:
+    return f"thumbs/{sha256[:2]}/{sha256}.jpg"
+
+
+class FileSystemImageStore:
+    """The default store: a folder (``<data dir>/store``)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BreedbenchError(
+                f"cannot create the image store at {self.root}: {exc.strerror}"
+            ) from exc
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            raise BreedbenchError(f"the image store {self.root} is not writable")
+
+    def put(self, data: bytes) -> StoredFile:
+        digest = sha256_bytes(data)
+        rel = original_path(digest)
+        target = self.root / rel
+        if target.exists():
+            return StoredFile(digest, rel, created=False)
+        _atomic_write(target, data)
+        return StoredFile(digest, rel, created=True)
+
+    def put_thumbnail(self, sha256: str, img: PILImage.Image) -> str:
+        rel = thumbnail_path(sha256)
+        target = self.root / rel
+        if not target.exists():
+            _atomic_write(target, thumbnail_jpeg(img))
+        return rel
+
+    def read(self, path: str) -> bytes:
+        return self.absolute(path).read_bytes()
+
+    def absolute(self, path: str) -> Path:
+        resolved = (self.root / path).resolve()
+        if not resolved.is_relative_to(self.root.resolve()):
+            raise BreedbenchError(f"store path {path!r} points outside the store")
+        return resolved
+
+    def exists(self, path: str) -> bool:
+        return self.absolute(path).exists()
+
+
+def _atomic_write(target: Path, data: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def to_display_rgb(img: PILImage.Image) -> PILImage.Image:
+    """Any decoded image → 8-bit RGB as a person would see it.
+
+    Applies EXIF orientation; CMYK, 16-bit greyscale, palette and alpha modes are converted
+    (transparency over white), so thumbnails and model inputs look like the original.
+    """
+    img = ImageOps.exif_transpose(img)
+    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        hi = arr.max() if arr.size else 0
+        scale = 255.0 / hi if hi > 255 else 1.0
+        img = PILImage.fromarray(np.clip(arr * scale, 0, 255).astype(np.uint8), "L")
+    if img.mode == "P":
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "PA"):
+        rgba = img.convert("RGBA")
+        background = PILImage.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    if img.mode != "RGB":
+        img = img.convert("RGB")
+    return img
+
+
+def thumbnail_jpeg(img: PILImage.Image, side: int = THUMBNAIL_SIDE) -> bytes:
+    """A JPEG whose longest side is ``side`` pixels (never enlarged)."""
+    rgb = to_display_rgb(img)
+    rgb.thumbnail((side, side), PILImage.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    rgb.save(buf, "JPEG", quality=THUMBNAIL_QUALITY, optimize=True)
+    return buf.getvalue()

@@ -1,0 +1,97 @@
+"""``init``, ``breeds``, ``status``, ``db`` and their one-line errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from typer.testing import CliRunner
+
+from breedbench.cli import app
+
+runner = CliRunner()
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def test_init_is_idempotent_and_breeds_lists_120(tmp_path: Path) -> None:
+    base = ["--data-dir", str(tmp_path / "d")]
+    code, out = run(*base, "init")
+    assert code == 0 and "120 breeds, 120 added" in out
+    code, out = run(*base, "init")
+    assert code == 0 and "0 added" in out
+    code, out = run(*base, "breeds")
+    assert code == 0 and "120 breeds" in out
+    assert "german_short-haired_pointer" in out and "n02100236" in out
+    code, out = run(*base, "status")
+    assert code == 0 and "6000 targeted" in out
+
+
+def test_db_commands(tmp_path: Path) -> None:
+    base = ["--db", str(tmp_path / "x.db"), "--data-dir", str(tmp_path / "d")]
+    code, out = run(*base, "db", "current")
+    assert code == 0 and "database: empty" in out and "needs upgrade" in out
+    code, out = run(*base, "db", "upgrade")
+    assert code == 0
+    code, out = run(*base, "db", "current")
+    assert "up to date" in out
+    code, out = run(*base, "db", "downgrade", "base")
+    assert code == 0 and "base (empty)" in out
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "breedbench", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--db", "nosuchdb://x"], "only SQLite and PostgreSQL are supported"),
+        (["--db", "postgresql+psycopg://u:p@127.0.0.1:9/x"], "cannot open the database"),
+        (["--db", "sqlite:////no/such/folder/x.db"], "database folder /no/such/folder"),
+    ],
+)
+def test_bad_database_url_is_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+    proc = _cli(*args, "--data-dir", str(tmp_path / "d"), "status")
+    assert proc.returncode == 1
+    assert proc.stderr.strip().count("\n") == 0, proc.stderr
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_unwritable_data_dir_is_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    proc = _cli("--data-dir", str(blocker / "sub"), "status")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("Error: data directory") and proc.stderr.count("\n") == 1
+
+
+def test_newer_schema_is_one_line(tmp_path: Path) -> None:
+    db = tmp_path / "x.db"
+    assert _cli("--db", str(db), "--data-dir", str(tmp_path / "d"), "init").returncode == 0
+    engine = create_engine(f"sqlite:///{db}")
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = 'ffff_from_the_future'"))
+    engine.dispose()
+    proc = _cli("--db", str(db), "--data-dir", str(tmp_path / "d"), "breeds")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "newer than this breedbench" in proc.stderr
+
+
+def test_environment_settings_reach_the_cli(tmp_path: Path) -> None:
+    proc = _cli("init", env={"BREEDBENCH_DATA_DIR": str(tmp_path / "envdir")})
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "envdir" / "breedbench.db").exists()

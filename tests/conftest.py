@@ -1,0 +1,101 @@
+"""Shared fixtures: settings in a temporary data dir, and a database on SQLite and PostgreSQL.
+
+PostgreSQL runs when ``BREEDBENCH_TEST_POSTGRES_URL`` names a server (``.ci/run`` starts one);
+each test then gets a database of its own, dropped afterwards. Without it those cases skip and
+say why.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, make_url, text
+
+from breedbench.settings import Settings
+from db.database import Database, open_database
+from db.seed import seed_breeds
+
+POSTGRES_ENV = "BREEDBENCH_TEST_POSTGRES_URL"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads the developer's own BREEDBENCH_* settings."""
+    for key in list(os.environ):
+        if key.startswith("BREEDBENCH_") and key != POSTGRES_ENV and not key.startswith(
+            "BREEDBENCH_TEST_"
+        ):
+            monkeypatch.delenv(key)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'test.db'}"
+
+
+def _postgres_admin_url() -> str:
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        pytest.skip(f"PostgreSQL not configured: set {POSTGRES_ENV} (.ci/run does)")
+    return url
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test."""
+    admin = make_url(_postgres_admin_url())
+    name = f"bb_test_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """Parametrizes a test over both supported databases."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_url")
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def settings(data_dir: Path, sqlite_url: str) -> Settings:
+    return Settings(data_dir=data_dir, database_url=sqlite_url)
+
+
+def _open_seeded(settings: Settings) -> Database:
+    db = open_database(settings)
+    with db.session() as s:
+        seed_breeds(s)
+    return db
+
+
+@pytest.fixture
+def database(settings: Settings) -> Iterator[Database]:
+    """A migrated, seeded SQLite database with an image store (the everyday fixture)."""
+    db = _open_seeded(settings)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def any_database(data_dir: Path, db_url: str) -> Iterator[Database]:
+    """Like ``database``, once on SQLite and once on PostgreSQL."""
+    db = _open_seeded(Settings(data_dir=data_dir, database_url=db_url))
+    yield db
+    db.dispose()

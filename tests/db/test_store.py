@@ -1,0 +1,72 @@
+"""The content-addressed image store and its thumbnails."""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+
+import pytest
+from PIL import Image as PILImage
+
+from breedbench.errors import BreedbenchError
+from db.store import FileSystemImageStore, thumbnail_jpeg
+from tests.factories import encode, jpeg_bytes, photo
+
+
+def test_identical_bytes_are_stored_once(tmp_path) -> None:
+    store = FileSystemImageStore(tmp_path / "store")
+    data = jpeg_bytes(seed=1)
+    a = store.put(data)
+    b = store.put(data)
+    assert a.sha256 == b.sha256 and a.path == b.path
+    assert a.created and not b.created
+    files = [p for p in (tmp_path / "store").rglob("*") if p.is_file()]
+    assert len(files) == 1
+    assert store.read(a.path) == data  # the original bytes, untouched
+
+
+def test_paths_derive_from_the_hash_only(tmp_path) -> None:
+    store = FileSystemImageStore(tmp_path / "store")
+    stored = store.put(b"any bytes")
+    assert stored.path == f"originals/{stored.sha256[:2]}/{stored.sha256[2:4]}/{stored.sha256}"
+    with pytest.raises(BreedbenchError, match="outside the store"):
+        store.absolute("../../etc/passwd")
+
+
+def test_no_temporary_files_are_left(tmp_path) -> None:
+    store = FileSystemImageStore(tmp_path / "store")
+    store.put(jpeg_bytes(seed=2))
+    assert not [p for p in (tmp_path / "store").rglob(".tmp-*")]
+
+
+def test_thumbnail_longest_side_exif_and_rgb() -> None:
+    img = photo(800, 400)
+    exif = PILImage.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise on display
+    rotated = PILImage.open(io.BytesIO(encode(img, "JPEG", exif=exif)))
+    thumb = PILImage.open(io.BytesIO(thumbnail_jpeg(rotated)))
+    assert thumb.mode == "RGB"
+    assert thumb.size == (128, 256)  # portrait after orientation, longest side 256
+
+
+@pytest.mark.parametrize(
+    "mode",
+    ["CMYK", "P", "RGBA", "I;16", "L"],
+)
+def test_thumbnail_handles_unusual_modes(mode: str) -> None:
+    base = photo(300, 200)
+    img = base.convert(mode) if mode != "I;16" else base.convert("L").convert("I;16")
+    fmt = "TIFF" if mode in ("CMYK", "I;16") else "PNG"
+    decoded = PILImage.open(io.BytesIO(encode(img, fmt)))
+    thumb = PILImage.open(io.BytesIO(thumbnail_jpeg(decoded)))
+    assert thumb.mode == "RGB" and max(thumb.size) == 256
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_unwritable_store_is_a_clear_error(tmp_path) -> None:
+    root = tmp_path / "ro"
+    root.mkdir()
+    root.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    with pytest.raises(BreedbenchError, match="not writable"):
+        FileSystemImageStore(root)
