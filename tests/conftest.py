@@ -26,8 +26,10 @@ POSTGRES_ENV = "BREEDBENCH_TEST_POSTGRES_URL"
 def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test reads the developer's own BREEDBENCH_* settings."""
     for key in list(os.environ):
-        if key.startswith("BREEDBENCH_") and key != POSTGRES_ENV and not key.startswith(
-            "BREEDBENCH_TEST_"
+        if (
+            key.startswith("BREEDBENCH_")
+            and key != POSTGRES_ENV
+            and not key.startswith("BREEDBENCH_TEST_")
         ):
             monkeypatch.delenv(key)
 
@@ -99,3 +101,12 @@ def any_database(data_dir: Path, db_url: str) -> Iterator[Database]:
     db = _open_seeded(Settings(data_dir=data_dir, database_url=db_url))
     yield db
     db.dispose()
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """One tiny CNN trained per session, as .keras, classic and batchable .pb, and .tflite
+    (float, dynamic range, int8 and uint8 I/O); see ``tests/modelkit.py``. About 10 s."""
+    from tests.modelkit import build_tiny_models
+
+    return build_tiny_models(tmp_path_factory.mktemp("tiny_models"))
