@@ -31,6 +31,90 @@ class Settings(BaseSettings):
         "breedbench.db in the data directory. PostgreSQL: postgresql+psycopg://user:pw@host/db",
     )
 
+    # --- crawler (crawler/settings.py turns these into BREEDBENCH_* Scrapy settings) ---
+    contact: str | None = Field(
+        default=None,
+        description="Contact (e-mail or URL) sent in the crawler's User-Agent, as Wikimedia's "
+        "and Openverse's API policies ask; set it before crawling the real APIs.",
+    )
+    openverse_url: str = Field(
+        default="https://api.openverse.org/v1",
+        description="Base URL of the Openverse API (the crawler calls <url>/images/).",
+    )
+    openverse_client_id: str | None = Field(
+        default=None,
+        description="Openverse client id (from /v1/auth_tokens/register/); with the secret it "
+        "gets a bearer token and higher rate limits. Anonymous when unset.",
+    )
+    openverse_client_secret: str | None = Field(
+        default=None, description="Openverse client secret (with BREEDBENCH_OPENVERSE_CLIENT_ID)."
+    )
+    wikimedia_url: str = Field(
+        default="https://commons.wikimedia.org/w/api.php",
+        description="Wikimedia Commons action API endpoint.",
+    )
+    flickr_url: str = Field(
+        default="https://api.flickr.com/services/rest/",
+        description="Flickr REST endpoint (flickr.photos.search).",
+    )
+    flickr_api_key: str | None = Field(
+        default=None,
+        description="Flickr API key; the flickr source turns itself off without it.",
+    )
+    crawl_sources: str = Field(
+        default="openverse,wikimedia",
+        description="Sources a crawl uses when --source is not given, comma-separated "
+        "(openverse, wikimedia, flickr).",
+    )
+    crawl_dog_keyword: str = Field(
+        default="auto",
+        description="The 'dog' keyword fallback: auto (ambiguous names, too few results, or a "
+        "reviewer flag), always, or never.",
+    )
+    crawl_min_side: int = Field(
+        default=128, ge=1, description="Images whose short side is below this (px) are refused."
+    )
+    crawl_max_bytes: int = Field(
+        default=20 * 1024 * 1024, ge=1, description="Images larger than this (bytes) are refused."
+    )
+    crawl_max_pixels: int = Field(
+        default=64_000_000,
+        ge=1,
+        description="Images with more pixels than this are refused before decoding "
+        "(decompression bombs).",
+    )
+    crawl_max_pages: int = Field(
+        default=20,
+        ge=1,
+        description="Result pages read per source and query (Openverse allows 20 anonymously).",
+    )
+    crawl_timeout: float = Field(
+        default=30.0, gt=0, description="Seconds before a single download is abandoned."
+    )
+    crawl_concurrency_per_domain: int = Field(
+        default=4, ge=1, description="Parallel requests per host (AutoThrottle adjusts delays)."
+    )
+    crawl_retry_after_max: float = Field(
+        default=120.0,
+        ge=0,
+        description="Longest Retry-After (seconds) the crawler waits on 429/503 before giving "
+        "that request up.",
+    )
+
+    min_reviews: int = Field(
+        default=1,
+        ge=1,
+        description="Review consensus: an image is accepted (or rejected) only when this many "
+        "reviewers agree and they are a majority of its votes; 1 = the latest decision wins.",
+    )
+    review_image_side: int = Field(
+        default=1024,
+        ge=256,
+        le=4096,
+        description="Longest side in pixels of the resized copy the review app shows "
+        "(cached in the store; the original is never sent to the browser).",
+    )
+
     def resolved_database_url(self) -> str:
         """The database URL in force: the explicit one, or SQLite inside the data directory."""
         if self.database_url:

@@ -10,16 +10,26 @@ from pathlib import Path
 
 import streamlit as st
 
+from curation_app import ui
+
 PAGES = Path(__file__).parent / "app_pages"
 
 st.set_page_config(page_title="breedbench", page_icon="🐕", layout="wide")
-st.title("breedbench")
+st.sidebar.markdown("## 🐕 breedbench")
 
-navigation = st.navigation(
-    {
-        "Dataset": [
-            st.Page(PAGES / "breeds.py", title="Breeds", icon="📋", default=True),
-        ],
-    }
-)
+# One entry per section; add a section with one line.
+SECTIONS = {
+    "Review": [
+        st.Page(PAGES / "queue.py", title="Queue", icon="🖼️", default=True),
+        st.Page(PAGES / "grid.py", title="Grid", icon="🔲"),
+        st.Page(PAGES / "conflicts.py", title="Duplicates & conflicts", icon="⚖️"),
+    ],
+    "Dataset": [
+        st.Page(PAGES / "breeds.py", title="Breeds overview", icon="📋"),
+    ],
+}
+
+navigation = st.navigation(SECTIONS)
+ui.page_style()
+ui.frame_reviewer()
 navigation.run()

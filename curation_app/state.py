@@ -22,3 +22,8 @@ def get_database(settings: Settings | None = None) -> Database:
     """
     settings = settings or load_settings()
     return _database(settings.database_url, str(settings.data_dir))
+
+
+def get_settings() -> Settings:
+    """The app's settings (``breedbench review`` passes its flags as BREEDBENCH_* variables)."""
+    return load_settings()

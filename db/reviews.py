@@ -6,13 +6,17 @@ remaining accept/reject/relabel counts once:
 
 * ``min_reviews = 1`` (default): the latest decision of anyone wins — two reviewers deciding the
   same image at once are both recorded, and the one committed last sets the status;
-* ``min_reviews = k``: accepted when at least k reviewers accept (relabel counts as accept of the
-  new breed) and none rejects; rejected when at least k reject and none accepts; otherwise pending
-  (disagreements are listed by ``db.queries.disagreements`` for the conflict queue).
+* ``min_reviews = k``: each reviewer's vote is "reject" or a breed ("accept" = the breed it was
+  found for, "relabel" = the target breed). The option with the most votes wins when it has at
+  least k votes and more than half of all votes: accepted (for that breed) or rejected. Otherwise
+  the image stays pending; when its votes differ it is a disagreement (listed by
+  ``curation_app.consensus.disagreements`` for the conflict queue), settled when a reviewer
+  changes their vote or further reviewers make one option the majority.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -55,16 +59,25 @@ def derive_outcome(reviews: Sequence[Review], min_reviews: int = 1) -> Outcome:
     latest: dict[str, Review] = {}
     for r in live:
         latest[r.reviewer] = r
-    votes = list(latest.values())
-    accepts = [r for r in votes if r.decision in (Decision.ACCEPT, Decision.RELABEL)]
-    rejects = [r for r in votes if r.decision == Decision.REJECT]
-    relabel_targets = {r.target_breed_id for r in accepts if r.decision == Decision.RELABEL}
-    if len(accepts) >= min_reviews and not rejects and len(relabel_targets) <= 1:
-        all_relabel = all(r.decision == Decision.RELABEL for r in accepts)
-        return Outcome(ImageStatus.ACCEPTED, _last_relabel(live) if all_relabel else None)
-    if len(rejects) >= min_reviews and not accepts:
-        return Outcome(ImageStatus.REJECTED, None)
+    tally = Counter(vote_option(r) for r in latest.values())
+    option, votes = tally.most_common(1)[0]
+    if votes >= min_reviews and votes * 2 > len(latest):
+        if option == REJECT_OPTION:
+            return Outcome(ImageStatus.REJECTED, None)
+        return Outcome(ImageStatus.ACCEPTED, option or None)
     return Outcome(ImageStatus.PENDING, None)
+
+
+REJECT_OPTION = -1  # the "reject" vote; 0 is "accept for the breed it was found for"
+
+
+def vote_option(review: Review) -> int:
+    """A vote as one comparable value: ``REJECT_OPTION``, 0 (accept) or the relabel target."""
+    if review.decision == Decision.REJECT:
+        return REJECT_OPTION
+    if review.decision == Decision.RELABEL:
+        return review.target_breed_id or 0
+    return 0
 
 
 def _last_relabel(live: Sequence[Review]) -> int | None:

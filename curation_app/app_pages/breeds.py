@@ -1,30 +1,89 @@
-"""Breeds overview: progress of every breed against its target."""
+"""Breeds overview: progress of every breed against its target, and fixing a wrong query."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
+from breedbench.errors import BreedbenchError
+from curation_app import ui
+from curation_app.overview import HIGH_REJECT_RATE, MIN_REVIEWED, breeds_overview, use_dog_keyword
 from curation_app.state import get_database
-from db import queries
 
 db = get_database()
 with db.session() as s:
-    rows = queries.breed_counts(s)
+    rows = breeds_overview(s)
 
-st.subheader(f"{len(rows)} breeds")
+accepted = sum(r.counts.accepted for r in rows)
+target = sum(r.counts.target for r in rows)
+metrics = st.columns(4)
+metrics[0].metric("Accepted", f"{accepted} / {target}")
+metrics[1].metric("Pending", sum(r.counts.pending for r in rows))
+metrics[2].metric("Rejected", sum(r.counts.rejected for r in rows))
+metrics[3].metric("Breeds done", f"{sum(r.done for r in rows)} / {len(rows)}")
+
 frame = pd.DataFrame(
     [
         {
-            "breed": r.slug,
-            "synset": r.synset,
-            "query": r.effective_query,
-            "accepted": r.accepted,
-            "pending": r.pending,
-            "rejected": r.rejected,
-            "target": r.target,
+            "breed": r.counts.name,
+            "slug": r.counts.slug,
+            "query": r.counts.effective_query,
+            "accepted": r.counts.accepted,
+            "pending": r.counts.pending,
+            "rejected": r.counts.rejected,
+            "target": r.counts.target,
+            "progress": min(1.0, r.counts.accepted / r.counts.target) if r.counts.target else 1.0,
+            "reject rate": r.counts.reject_rate,
+            "query flagged": r.counts.flagged,
         }
         for r in rows
     ]
 )
-st.dataframe(frame, hide_index=True, use_container_width=True, height=600)
+high = {r.counts.slug for r in rows if r.high_reject}
+only_high = st.toggle(f"Only breeds with a high reject rate ({len(high)})", key="only_high")
+shown = frame[frame["slug"].isin(high)] if only_high else frame
+
+
+def _highlight(row: pd.Series) -> list[str]:
+    colour = "background-color: rgba(230, 80, 60, 0.25)" if row["slug"] in high else ""
+    return [colour] * len(row)
+
+
+st.dataframe(
+    shown.style.apply(_highlight, axis=1),
+    hide_index=True,
+    height=420,
+    column_config={
+        "progress": st.column_config.ProgressColumn("accepted / target", min_value=0, max_value=1),
+        "reject rate": st.column_config.NumberColumn(format="percent"),
+    },
+)
+st.caption(
+    f"Highlighted: at least {HIGH_REJECT_RATE:.0%} of the reviewed images rejected "
+    f"(once {MIN_REVIEWED} are reviewed)."
+)
+
+st.subheader("The query finds the wrong things")
+by_slug = {r.counts.slug: r for r in rows}
+order = sorted(by_slug, key=lambda slug: (slug not in high, by_slug[slug].counts.name))
+slug = st.selectbox(
+    "Breed", order, index=None, key="flag_breed", placeholder="Type to search breeds",
+    format_func=lambda s: f"{by_slug[s].counts.name} — “{by_slug[s].counts.effective_query}”"
+    + (" (high reject rate)" if s in high else ""),
+)  # fmt: skip
+if slug is not None:
+    chosen = by_slug[slug].counts
+    if chosen.dog_keyword:
+        st.info(f"The next crawl already searches “{chosen.effective_query}”.")
+    elif st.button("Use the dog keyword for the next crawl", key="use_dog_keyword"):
+        reviewer = ui.require_reviewer()
+        try:
+            with db.session() as s:
+                flag = use_dog_keyword(s, chosen.id, reviewer)
+            st.session_state["breeds_message"] = f"The next crawl searches “{flag.query}”."
+        except BreedbenchError as exc:
+            st.session_state["breeds_message"] = f"Error: {exc}"
+        st.rerun()
+message = st.session_state.pop("breeds_message", None)
+if message:
+    st.success(message)

@@ -1,0 +1,127 @@
+"""Review queue: one large image, its breed and provenance, and keyboard-driven decisions."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from breedbench.errors import BreedbenchError
+from curation_app import images, ui
+from curation_app.decisions import REJECT_REASONS, breed_choices, decide, reason_label, undo_last
+from curation_app.queue import ImageCard, cards_by_id, next_images, pending_count
+from curation_app.state import get_database, get_settings
+from db.models import Decision
+
+PREFETCH = 4  # review copies made ahead of the reviewer
+
+reviewer = ui.require_reviewer()
+settings = get_settings()
+db = get_database()
+with db.session() as s:
+    breeds = breed_choices(s)
+labels = {b.id: b.label for b in breeds}
+
+breed_filter = st.selectbox(
+    "Breed", [None, *labels], format_func=lambda i: "All breeds" if i is None else labels[i],
+    key="queue_breed",
+)  # fmt: skip
+
+
+def _act(image_id: int, decision: Decision, reason: str | None = None) -> None:
+    target = st.session_state.get("relabel_target") if decision == Decision.RELABEL else None
+    try:
+        with db.session() as s:
+            if decision == Decision.UNDO:
+                result = undo_last(s, reviewer, min_reviews=settings.min_reviews)
+            else:
+                result = decide(
+                    s,
+                    image_id,
+                    reviewer,
+                    decision,
+                    reason=reason,
+                    target_breed_id=target,
+                    min_reviews=settings.min_reviews,
+                )
+    except BreedbenchError as exc:
+        st.session_state["queue_message"] = ("error", str(exc))
+        return
+    if result is None:
+        st.session_state["queue_message"] = ("info", "Nothing to undo.")
+        return
+    what = f"{result.decision} #{result.image_id}"
+    if result.decision == "relabel":
+        what += f" → {labels.get(result.breed_id, '?')}"
+    elif result.reason and result.decision == "reject":
+        what += f" ({reason_label(result.reason)})"
+    st.session_state["queue_message"] = ("ok", f"{what} · image is now {result.status}")
+    if result.decision == "undo":
+        st.session_state["queue_front"] = result.image_id
+
+
+def _info(card: ImageCard, remaining: int) -> None:
+    st.markdown(f'<p class="bb-breed">{card.breed_name}</p>', unsafe_allow_html=True)
+    st.caption(f"{card.breed_slug} · image #{card.id} · {remaining} left in your queue")
+    source = f"[{card.source}]({card.landing_url})" if card.landing_url else card.source
+    st.markdown(
+        f"**Query** {card.query or '—'}  \n**Source** {source}  \n"
+        f"**License** {card.license_label}"
+        + (f" · {card.creator}" if card.creator else "")
+        + f"  \n**Size** {card.size_label}"
+    )
+    for flag in card.open_flags:
+        st.warning(f"Flagged: {flag.replace('_', ' ')} (see Duplicates & conflicts)")
+
+
+def _buttons(card: ImageCard) -> None:
+    st.button("Accept", key="accept", shortcut="A", type="primary", width="stretch",
+              on_click=_act, args=(card.id, Decision.ACCEPT))  # fmt: skip
+    st.caption("Reject as")
+    cols = st.columns(2)
+    for n, (code, label) in enumerate(REJECT_REASONS.items(), start=1):
+        cols[(n - 1) % 2].button(label.capitalize(), key=f"reject_{code}", shortcut=str(n),
+                                 width="stretch", on_click=_act,
+                                 args=(card.id, Decision.REJECT, code))  # fmt: skip
+    left, right = st.columns(2)
+    left.button("Skip", key="skip", shortcut="S", width="stretch",
+                on_click=_act, args=(card.id, Decision.SKIP))  # fmt: skip
+    right.button("Undo", key="undo", shortcut="U", width="stretch",
+                 on_click=_act, args=(card.id, Decision.UNDO))  # fmt: skip
+    others = [b for b in labels if b != card.breed_id]
+    st.selectbox("Relabel to another breed", others, format_func=labels.get, index=None,
+                 placeholder="Type to search breeds", key="relabel_target")  # fmt: skip
+    st.button("Relabel", key="relabel", shortcut="L", width="stretch",
+              disabled=st.session_state.get("relabel_target") is None,
+              on_click=_act, args=(card.id, Decision.RELABEL))  # fmt: skip
+
+
+@st.fragment
+def review_panel() -> None:
+    front = st.session_state.pop("queue_front", None)
+    with db.session() as s:
+        cards = next_images(s, reviewer, limit=PREFETCH + 1, breed_id=breed_filter)
+        if front is not None and all(c.id != front for c in cards):
+            cards = cards_by_id(s, [front]) + cards
+        remaining = pending_count(s, reviewer, breed_filter)
+    message = st.session_state.pop("queue_message", None)
+    if message:
+        kind, text = message
+        {"ok": st.success, "error": st.error, "info": st.info}[kind](text, icon=None)
+    if not cards:
+        st.success("Nothing left to review here. Thank you!")
+        st.button("Undo", key="undo", shortcut="U", on_click=_act, args=(0, Decision.UNDO))
+        return
+    card = cards[0]
+    images.prefetch(db.store, [c.sha256 for c in cards[1:]], settings.review_image_side)
+    picture, side = st.columns([3, 2], gap="medium")
+    with picture, st.container(key="review-image"):
+        try:
+            path = images.review_copy(db.store, card.sha256, settings.review_image_side)
+            st.image(str(path), caption=f"#{card.id}")
+        except BreedbenchError as exc:
+            st.error(str(exc))
+    with side:
+        _info(card, remaining)
+        _buttons(card)
+
+
+review_panel()
