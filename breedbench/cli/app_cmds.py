@@ -21,6 +21,14 @@ def review(
         "127.0.0.1"
     ),
     port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,
+    min_reviews: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Reviewers who must agree before an image is accepted or rejected "
+            "[env: BREEDBENCH_MIN_REVIEWS; default 1: the latest decision wins].",
+        ),
+    ] = None,
 ) -> None:
     """Start the review app (migrates the database first).
 
@@ -31,6 +39,7 @@ def review(
     env = dict(os.environ)
     env["BREEDBENCH_DATA_DIR"] = str(settings.data_dir.resolve())
     env["BREEDBENCH_DATABASE_URL"] = settings.resolved_database_url()
+    env["BREEDBENCH_MIN_REVIEWS"] = str(min_reviews or settings.min_reviews)
     console.print(f"Review app on http://{host}:{port} (database {env['BREEDBENCH_DATABASE_URL']})")
     cmd = [
         sys.executable, "-m", "streamlit", "run", str(APP),
