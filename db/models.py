@@ -198,7 +198,8 @@ class Review(Base):
     decision: Mapped[Decision] = mapped_column(_enum(Decision, "decision"))
     reason: Mapped[str | None] = mapped_column(String(200))
     target_breed_id: Mapped[int | None] = mapped_column(ForeignKey(f"{TABLE_BREEDS}.id"))
-    undoes_id: Mapped[int | None] = mapped_column(ForeignKey(f"{TABLE_REVIEWS}.id"))
+    # Indexed: "is this decision undone?" is asked for every image in a review queue.
+    undoes_id: Mapped[int | None] = mapped_column(ForeignKey(f"{TABLE_REVIEWS}.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     image: Mapped[Image] = relationship(back_populates="reviews", foreign_keys=[image_id])

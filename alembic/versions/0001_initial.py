@@ -266,6 +266,7 @@ def upgrade() -> None:
     with op.batch_alter_table("reviews", schema=None) as batch_op:
         batch_op.create_index("ix_reviews_image_id_id", ["image_id", "id"], unique=False)
         batch_op.create_index(batch_op.f("ix_reviews_reviewer"), ["reviewer"], unique=False)
+        batch_op.create_index(batch_op.f("ix_reviews_undoes_id"), ["undoes_id"], unique=False)
 
     op.create_table(
         "predictions",
@@ -301,6 +302,7 @@ def downgrade() -> None:
 
     op.drop_table("predictions")
     with op.batch_alter_table("reviews", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_reviews_undoes_id"))
         batch_op.drop_index(batch_op.f("ix_reviews_reviewer"))
         batch_op.drop_index("ix_reviews_image_id_id")
 
