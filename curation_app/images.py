@@ -12,7 +12,7 @@ import contextlib
 import os
 import tempfile
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from PIL import Image as PILImage
@@ -55,11 +55,13 @@ def thumbnail(store: FileSystemImageStore, sha256: str) -> Path:
     return target
 
 
-def prefetch(store: FileSystemImageStore, sha256s: Iterable[str], side: int) -> None:
+def prefetch(store: FileSystemImageStore, sha256s: Iterable[str], side: int) -> list[Future[None]]:
     """Make the review copies of the next images in the background, so they show at once."""
-    for sha in sha256s:
-        if not store.absolute(review_copy_path(sha, side)).exists():
-            _PREFETCH.submit(_quiet_review_copy, store, sha, side)
+    return [
+        _PREFETCH.submit(_quiet_review_copy, store, sha, side)
+        for sha in sha256s
+        if not store.absolute(review_copy_path(sha, side)).exists()
+    ]
 
 
 def _quiet_review_copy(store: FileSystemImageStore, sha256: str, side: int) -> None:
