@@ -13,7 +13,8 @@ from breedbench.settings import DEFAULT_DATA_DIR, load_settings
 def test_defaults() -> None:
     s = load_settings()
     assert s.data_dir == DEFAULT_DATA_DIR
-    assert s.resolved_database_url() == f"sqlite:///{(DEFAULT_DATA_DIR / 'breedbench.db').resolve()}"
+    expected = (DEFAULT_DATA_DIR / "breedbench.db").resolve()
+    assert s.resolved_database_url() == f"sqlite:///{expected}"
 
 
 def test_environment_beats_default(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
