@@ -1,0 +1,268 @@
+"""Running one crawl: plan the breeds, record the run, crawl in-process, record the outcome.
+
+The crawl runs reactorless (``TWISTED_REACTOR_ENABLED = False``) under ``asyncio.run``: Scrapy's
+``AsyncCrawlerRunner`` inside a plain event loop, so one process can run any number of crawls
+(the tests do) and Ctrl-C is ours to handle. The first Ctrl-C stops gracefully: no new downloads,
+the images in hand are finished or dropped whole, the run is recorded as ``interrupted``; the
+next ``crawl`` simply tops up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from scrapy.crawler import AsyncCrawlerRunner, Crawler
+from scrapy.exceptions import NotConfigured
+from sqlalchemy import select, update
+
+from breedbench.errors import BreedbenchError
+from crawler.jobs import BreedJob
+from crawler.queries import DogKeywordMode, choose_query, parse_mode
+from crawler.settings import SOURCE_NAMES, parse_sources, scrapy_settings
+from crawler.sources import SOURCES
+from crawler.spider import BreedSpider, CrawlContext
+from db.database import Database
+from db.models import Breed, CrawlRun, Image, RunStatus, utcnow
+from db.queries import breed_counts
+
+STAT_PREFIXES = (
+    "refused/",
+    "stored",
+    "flagged/",
+    "query/",
+    "search/",
+    "source_error/",
+    "retry/",
+    "robotstxt/",
+    "downloader/response_status_count/",
+    "downloader/request_count",
+    "downloader/response_bytes",
+    "item_scraped_count",
+    "item_dropped_count",
+    "finish_reason",
+)
+
+
+@dataclass
+class CrawlOptions:
+    breeds: list[str] | None = None  # slugs; None: all
+    per_breed: int | None = None  # None: each breed's target
+    sources: list[str] | None = None  # None: BREEDBENCH_CRAWL_SOURCES
+    dog_keyword: str | None = None  # None: BREEDBENCH_CRAWL_DOG_KEYWORD
+    min_size: int | None = None  # None: BREEDBENCH_CRAWL_MIN_SIDE
+    scrapy_overrides: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CrawlReport:
+    run_id: int
+    status: RunStatus
+    jobs: list[BreedJob]
+    stats: dict[str, Any]
+    disabled_sources: dict[str, str]
+
+
+class CrawlControl:
+    """Lets a caller (Ctrl-C, a test, the progress display) stop a running crawl gracefully."""
+
+    def __init__(self) -> None:
+        self.context: CrawlContext | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.stopped = False
+
+    def stop(self) -> None:
+        """Stop gracefully; safe to call from the loop's thread (signal handler, callback)."""
+        if self.stopped or self.context is None or self.context.crawler is None:
+            return
+        self.stopped = True
+        self.context.stop_requested = True
+        crawler: Crawler = self.context.crawler
+        asyncio.ensure_future(crawler.stop_async())
+
+
+def build_settings(db: Database, options: CrawlOptions) -> tuple[dict[str, Any], DogKeywordMode]:
+    mode = parse_mode(options.dog_keyword or db.settings.crawl_dog_keyword)
+    sources = parse_sources(options.sources or db.settings.crawl_sources)
+    unknown = [s for s in sources if s not in SOURCES]
+    if unknown or not sources:
+        raise BreedbenchError(
+            f"unknown source {', '.join(unknown) or '(none)'}: "
+            f"choose from {', '.join(SOURCE_NAMES)}"
+        )
+    if options.min_size is not None and options.min_size < 1:
+        raise BreedbenchError("--min-size must be at least 1 pixel")
+    overrides = {
+        "BREEDBENCH_SOURCES": sources,
+        "BREEDBENCH_DOG_KEYWORD": str(mode),
+        "BREEDBENCH_MIN_SIDE": options.min_size,
+        **options.scrapy_overrides,
+    }
+    return scrapy_settings(db.settings, **overrides), mode
+
+
+def check_sources(settings: dict[str, Any]) -> dict[str, str]:
+    """Which sources cannot run (missing key, ...), before anything is recorded."""
+    crawler = Crawler(BreedSpider, settings)
+    off: dict[str, str] = {}
+    for name in settings["BREEDBENCH_SOURCES"]:
+        try:
+            SOURCES[name].from_crawler(crawler)
+        except NotConfigured as exc:
+            off[name] = str(exc)
+    if len(off) == len(settings["BREEDBENCH_SOURCES"]):
+        raise BreedbenchError("no source can run: " + "; ".join(off.values()))
+    return off
+
+
+def plan_jobs(db: Database, options: CrawlOptions, mode: DogKeywordMode) -> dict[str, BreedJob]:
+    """One job per breed that is short of its target (pending + accepted count)."""
+    if options.per_breed is not None and options.per_breed < 0:
+        raise BreedbenchError("--per-breed must be 0 or more")
+    with db.session() as s:
+        rows = breed_counts(s, options.breeds)
+        if options.breeds:
+            missing = sorted(set(options.breeds) - {r.slug for r in rows})
+            if missing:
+                raise BreedbenchError(
+                    f"unknown breed {', '.join(missing)} (see `breedbench breeds` for slugs)"
+                )
+        if not rows:
+            raise BreedbenchError("no breeds in the database: run `breedbench init` first")
+        wanted = {r.id for r in rows}
+        known: dict[int, set[str]] = {}
+        for breed_id, url in s.execute(select(Image.breed_id, Image.url)):
+            if breed_id in wanted and url:
+                known.setdefault(breed_id, set()).add(url)
+    jobs: dict[str, BreedJob] = {}
+    for r in rows:
+        target = options.per_breed if options.per_breed is not None else r.target
+        needed = target - r.accepted - r.pending
+        if needed <= 0:
+            continue
+        choice = choose_query(
+            r.slug, r.query, mode=mode, dog_keyword=r.dog_keyword, flagged=r.flagged
+        )
+        jobs[r.slug] = BreedJob(
+            breed_id=r.id,
+            slug=r.slug,
+            base_query=r.query,
+            needed=needed,
+            choice=choice,
+            seen_urls=set(known.get(r.id, ())),
+        )
+    return jobs
+
+
+def _jsonable(stats: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in sorted(stats.items()):
+        if not k.startswith(STAT_PREFIXES):
+            continue
+        out[k] = v.isoformat() if isinstance(v, datetime) else v
+    return out
+
+
+def run_crawl(
+    db: Database,
+    options: CrawlOptions,
+    *,
+    on_progress: Callable[[BreedJob], None] | None = None,
+    control: CrawlControl | None = None,
+) -> CrawlReport:
+    """Crawl until every selected breed has its images (or the sources run out)."""
+    settings, mode = build_settings(db, options)
+    disabled = check_sources(settings)
+    jobs = plan_jobs(db, options, mode)
+    control = control or CrawlControl()
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bb-run")
+
+    def persist_fallback(job: BreedJob) -> None:
+        def write() -> None:
+            with db.session() as s:
+                s.execute(update(Breed).where(Breed.id == job.breed_id).values(dog_keyword=True))
+
+        writer.submit(write)
+
+    with db.session() as s:
+        run = CrawlRun(
+            kind="crawl",
+            status=RunStatus.RUNNING,
+            settings={
+                "breeds": sorted(jobs),
+                "per_breed": options.per_breed,
+                "sources": settings["BREEDBENCH_SOURCES"],
+                "disabled_sources": disabled,
+                "dog_keyword": str(mode),
+                "min_side": settings["BREEDBENCH_MIN_SIDE"],
+                "max_bytes": settings["BREEDBENCH_MAX_BYTES"],
+                "max_pixels": settings["BREEDBENCH_MAX_PIXELS"],
+                "user_agent": settings["USER_AGENT"],
+            },
+        )
+        s.add(run)
+        s.flush()
+        run_id = run.id
+    context = CrawlContext(
+        db=db,
+        run_id=run_id,
+        jobs=jobs,
+        mode=mode,
+        on_progress=on_progress,
+        on_fallback=persist_fallback,
+    )
+    control.context = context
+    crawler_box: dict[str, Crawler] = {}
+    status = RunStatus.FAILED
+    try:
+        if jobs:
+            asyncio.run(_crawl(settings, context, control, crawler_box))
+        status = RunStatus.INTERRUPTED if control.stopped else RunStatus.FINISHED
+    except KeyboardInterrupt:
+        status = RunStatus.INTERRUPTED
+        raise
+    finally:
+        writer.shutdown(wait=True)
+        crawler = crawler_box.get("crawler")
+        stats = _jsonable(crawler.stats.get_stats()) if crawler and crawler.stats else {}
+        stats["breeds"] = {slug: job.summary() for slug, job in jobs.items()}
+        with db.session() as s:
+            s.execute(
+                update(CrawlRun)
+                .where(CrawlRun.id == run_id)
+                .values(status=status, stats=stats, finished_at=utcnow())
+            )
+    all_disabled = {**disabled, **context.disabled_sources}
+    return CrawlReport(run_id, status, list(jobs.values()), stats, all_disabled)
+
+
+async def _crawl(
+    settings: dict[str, Any],
+    context: CrawlContext,
+    control: CrawlControl,
+    box: dict[str, Crawler],
+) -> None:
+    runner = AsyncCrawlerRunner(settings)
+    crawler = runner.create_crawler(BreedSpider)
+    box["crawler"] = crawler
+    loop = asyncio.get_running_loop()
+    control.loop = loop
+    handled = threading.current_thread() is threading.main_thread()
+    if handled:
+
+        def on_sigint() -> None:
+            loop.remove_signal_handler(signal.SIGINT)  # a second Ctrl-C stops at once
+            control.stop()
+
+        loop.add_signal_handler(signal.SIGINT, on_sigint)
+    try:
+        await runner.crawl(crawler, context=context)
+    finally:
+        if handled:
+            loop.remove_signal_handler(signal.SIGINT)

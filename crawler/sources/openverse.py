@@ -1,0 +1,134 @@
+"""Openverse (``GET /v1/images/``): openly licensed images, keyless.
+
+Anonymous clients get at most 20 results a page and 20 pages; ``mature=false`` leaves out
+results marked sensitive. With ``BREEDBENCH_OPENVERSE_CLIENT_ID`` and ``..._SECRET`` the source
+first exchanges them for a bearer token (``POST /v1/auth_tokens/token/``,
+``grant_type=client_credentials``) and sends it with every search.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Self
+from urllib.parse import urlencode
+
+from scrapy import FormRequest, Request
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from scrapy.http import Response
+
+from crawler.sources.base import Candidate, Source, SourceError, json_body, page_number
+
+ANONYMOUS_MAX_PAGE_SIZE = 20
+ANONYMOUS_MAX_PAGES = 20
+
+
+class OpenverseSource(Source):
+    name = "openverse"
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        page_size: int = ANONYMOUS_MAX_PAGE_SIZE,
+        max_pages: int = ANONYMOUS_MAX_PAGES,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+    ) -> None:
+        authenticated = bool(client_id and client_secret)
+        if not authenticated:
+            page_size = min(page_size, ANONYMOUS_MAX_PAGE_SIZE)
+            max_pages = min(max_pages, ANONYMOUS_MAX_PAGES)
+        super().__init__(max_pages=max_pages)
+        self.base_url = base_url.rstrip("/")
+        self.page_size = page_size
+        self.client_id = client_id
+        self.client_secret = client_secret
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        s = crawler.settings
+        url = s.get("BREEDBENCH_OPENVERSE_URL")
+        if not url:
+            raise NotConfigured("openverse: BREEDBENCH_OPENVERSE_URL is empty")
+        cid, secret = (
+            s.get("BREEDBENCH_OPENVERSE_CLIENT_ID"),
+            s.get("BREEDBENCH_OPENVERSE_CLIENT_SECRET"),
+        )
+        if bool(cid) != bool(secret):
+            raise NotConfigured(
+                "openverse: set both BREEDBENCH_OPENVERSE_CLIENT_ID and "
+                "BREEDBENCH_OPENVERSE_CLIENT_SECRET, or neither (anonymous)"
+            )
+        return cls(
+            url,
+            page_size=s.getint("BREEDBENCH_OPENVERSE_PAGE_SIZE", ANONYMOUS_MAX_PAGE_SIZE),
+            max_pages=s.getint("BREEDBENCH_MAX_PAGES", ANONYMOUS_MAX_PAGES),
+            client_id=cid,
+            client_secret=secret,
+        )
+
+    def token_request(self) -> Request:
+        return FormRequest(
+            f"{self.base_url}/auth_tokens/token/",
+            formdata={
+                "grant_type": "client_credentials",
+                "client_id": self.client_id or "",
+                "client_secret": self.client_secret or "",
+            },
+            dont_filter=True,
+            meta={"dont_obey_robotstxt": True, "handle_httpstatus_all": True},
+        )
+
+    async def prepare(self, crawler: Crawler) -> None:
+        if not (self.client_id and self.client_secret):
+            return
+        assert crawler.engine is not None
+        response = await crawler.engine.download_async(self.token_request())
+        if response.status != 200:
+            raise SourceError(
+                f"openverse: token request failed with HTTP {response.status}; check "
+                "BREEDBENCH_OPENVERSE_CLIENT_ID and BREEDBENCH_OPENVERSE_CLIENT_SECRET"
+            )
+        token = json_body(response).get("access_token")
+        if not token:
+            raise SourceError("openverse: the token answer has no access_token")
+        self.headers["Authorization"] = f"Bearer {token}"
+
+    def build_request(self, breed: str, query: str, page: Any) -> Request:
+        params = {
+            "q": query,
+            "page": page_number(page),
+            "page_size": self.page_size,
+            "mature": "false",
+        }
+        return self._request(f"{self.base_url}/images/?{urlencode(params)}", breed, query, page)
+
+    def parse(self, response: Response) -> Iterator[Candidate]:
+        data = json_body(response)
+        if not isinstance(data, dict) or "results" not in data:
+            raise SourceError(f"openverse: unexpected answer from {response.url}")
+        for r in data["results"]:
+            if not r.get("url"):
+                continue
+            yield Candidate(
+                url=r["url"],
+                source=self.name,
+                landing_url=r.get("foreign_landing_url"),
+                title=r.get("title"),
+                license=r.get("license"),
+                license_version=r.get("license_version"),
+                license_url=r.get("license_url"),
+                creator=r.get("creator"),
+                attribution=r.get("attribution"),
+                width=r.get("width"),
+                height=r.get("height"),
+            )
+
+    def next_page(self, response: Response, page: Any) -> Any:
+        data = json_body(response)
+        current = page_number(page)
+        page_count = int(data.get("page_count") or 0)
+        if not data.get("results") or current >= page_count or current >= self.max_pages:
+            return None
+        return current + 1

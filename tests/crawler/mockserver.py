@@ -1,0 +1,525 @@
+"""A local look-alike of Openverse, Wikimedia Commons and Flickr, plus image hosts that misbehave.
+
+Run as a subprocess (``python -m tests.crawler.mockserver``): it binds 127.0.0.1 port 0 and
+prints its base URL on the first line of stdout; ``MockServer`` is the context manager that
+starts it, reads the URL and stops it. The three APIs answer from one catalog (query → image
+paths) in their documented formats, so every source is tested on the same scenarios:
+
+* Openverse ``GET /openverse/v1/images/?q&page&page_size``: ``result_count``, ``page_count``,
+  ``page_size``, ``page``, ``results[]`` with ``url``, ``foreign_landing_url``, ``license``,
+  ``license_version``, ``license_url``, ``creator``, ``attribution``, ``width``, ``height``;
+  ``POST /openverse/v1/auth_tokens/token/`` (client credentials → bearer token).
+* Wikimedia ``GET /wikimedia/w/api.php?action=query&generator=search...``: ``formatversion=2``
+  ``query.pages[]`` (unordered, with ``index``) with ``imageinfo[0]`` (``url``, ``thumburl``,
+  ``descriptionurl``, ``mime``, ``width``/``height``, ``extmetadata``), ``continue`` paging.
+* Flickr ``GET /flickr/services/rest/?method=flickr.photos.search``: ``photos.page``, ``pages``,
+  ``perpage``, ``total``, ``photo[]`` with ``license``, ``ownername``, ``url_l``; ``stat``.
+
+``GET /_log`` returns every request seen (path, time, User-Agent, Authorization).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+import zlib
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from aiohttp import web
+from PIL import Image as PILImage
+
+from tests.factories import encode, jpeg_bytes, photo
+
+REPO = Path(__file__).resolve().parents[2]
+OPENVERSE_TOKEN = "test-token-123"
+OPENVERSE_CLIENT = ("client-id", "client-secret")
+FLICKR_KEY = "flickr-test-key"
+
+# Paths of the misbehaving suite (query "vizsla"), with what the crawl must make of them.
+MISBEHAVING: dict[str, str] = {
+    "/img/good/101.jpg": "stored",
+    "/img/good/102.jpg": "stored",
+    "/img/moved/103": "stored",  # 301 → /img/good/103.jpg
+    "/img/ratelimited/104.jpg": "stored",  # 429 Retry-After: 1, then the image
+    "/img/slow/105.jpg": "stored",  # answers after 0.5 s
+    "/img/cmyk/106.jpg": "stored",
+    "/img/rotated/107.jpg": "stored",  # EXIF orientation 6 (shown rotated 90°)
+    "/img/animated/108.gif": "stored",
+    "/img/good/110.jpg": "near_pair",  # same photo as /img/big/110.jpg: one of them is kept
+    "/img/big/110.jpg": "near_pair",
+    "/img/good/200.jpg": "stored",  # also found for weimaraner: kept and flagged
+    "/img/missing.jpg": "http_404",
+    "/img/truncated.jpg": "truncated",
+    "/img/html.jpg": "html",
+    "/img/vector.svg": "svg",
+    "/img/tiny.png": "too_small",
+    "/img/bomb.png": "decompression_bomb",
+    "/img/empty.jpg": "empty",
+    "/private/109.jpg": "robots_txt",
+    "/img/hang.jpg": "timeout",
+}
+
+CATALOG: dict[str, list[str]] = {
+    "vizsla": list(MISBEHAVING),
+    "weimaraner": ["/img/good/200.jpg", "/img/good/201.jpg", "/img/good/202.jpg"],
+    # Off-topic and unusable for the plain query; the dog query finds the breed.
+    "dhole": ["/img/tiny.png", "/img/html.jpg"],
+    "dhole dog": [f"/img/good/{n}.jpg" for n in range(300, 312)],
+    "boxer": ["/img/html.jpg"],
+    "boxer dog": [f"/img/good/{n}.jpg" for n in range(400, 406)],
+    "saluki": [f"/img/good/{n}.jpg" for n in range(500, 510)],
+}
+
+
+def entry_meta(path: str, i: int) -> dict[str, Any]:
+    return {
+        "id": f"img-{abs(hash(path)) % 10**8}-{i}",
+        "title": f"Photo {i} {path.rsplit('/', 1)[-1]}",
+        "creator": f"Photographer {i % 3}",
+        "license": ["by", "by-sa", "cc0"][i % 3],
+        "license_version": ["2.0", "4.0", "1.0"][i % 3],
+    }
+
+
+def bench_paths(query: str, n: int) -> list[str]:
+    """Bench mode: any other query has ``n`` distinct photos, numbered per query."""
+    base = (zlib.crc32(query.encode()) % 100_000) * 1000
+    return [f"/img/bench/{base + i}.jpg" for i in range(n)]
+
+
+def paths_for(query: str, bench: int) -> list[str]:
+    if query in CATALOG:
+        return CATALOG[query]
+    return bench_paths(query, bench) if bench else []
+
+
+# --- images -----------------------------------------------------------------------------------
+
+
+def png_bomb(width: int = 30000, height: int = 30000) -> bytes:
+    """A tiny PNG whose header claims ``width × height`` pixels (never decoded)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return len(data).to_bytes(4, "big") + body + zlib.crc32(body).to_bytes(4, "big")
+
+    ihdr = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 0, 0, 0, 0])
+    idat = zlib.compress(b"\x00" * (width + 1) * 4)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def rotated_jpeg(seed: int) -> bytes:
+    img = photo(320, 240, seed)
+    exif = PILImage.Exif()
+    exif[0x0112] = 6  # Orientation: rotate 90° clockwise to display
+    return encode(img, "JPEG", quality=90, exif=exif.tobytes())
+
+
+def animated_gif(seed: int) -> bytes:
+    frames = [photo(200, 200, seed).convert("P"), photo(200, 200, seed + 1).convert("P")]
+    buf = io.BytesIO()
+    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    return buf.getvalue()
+
+
+SVG = b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="400" height="400">'
+SVG += b'<circle cx="200" cy="200" r="150"/></svg>'
+HTML = b"<!DOCTYPE html><html><body><h1>Rate limited</h1>Please come back later.</body></html>"
+
+
+class ImageFactory:
+    def __init__(self, bench_size: tuple[int, int] = (400, 300)) -> None:
+        self.cache: dict[str, bytes] = {}
+        self.bench_size = bench_size
+
+    def bench(self, n: int) -> bytes:
+        key = f"bench/{n}"
+        if key not in self.cache:
+            w, h = self.bench_size
+            self.cache[key] = jpeg_bytes(w, h, seed=n, quality=85)
+        return self.cache[key]
+
+    def get(self, kind: str, n: int) -> bytes:
+        if kind == "bench":
+            return self.bench(n)
+        key = f"{kind}/{n}"
+        if key not in self.cache:
+            self.cache[key] = {
+                "good": lambda: jpeg_bytes(320, 240, seed=n),
+                "big": lambda: jpeg_bytes(640, 480, seed=n, quality=75),
+                "cmyk": lambda: encode(photo(320, 240, n).convert("CMYK"), "JPEG", quality=90),
+                "rotated": lambda: rotated_jpeg(n),
+                "animated": lambda: animated_gif(n),
+            }[kind]()
+        return self.cache[key]
+
+
+# --- the server -------------------------------------------------------------------------------
+
+
+class MockApp:
+    def __init__(self, bench: int = 0) -> None:
+        self.bench = bench
+        self.images = ImageFactory()
+        self.log: list[dict[str, Any]] = []
+        self.hits: dict[str, int] = {}
+
+    def base(self, request: web.Request) -> str:
+        return f"http://{request.host}"
+
+    @web.middleware
+    async def record(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path != "/_log":
+            self.log.append(
+                {
+                    "path": request.path,
+                    "query": request.query_string,
+                    "time": time.monotonic(),
+                    "user_agent": request.headers.get("User-Agent"),
+                    "authorization": request.headers.get("Authorization"),
+                }
+            )
+            self.hits[request.path] = self.hits.get(request.path, 0) + 1
+        return await handler(request)
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[self.record])
+        r = app.router
+        r.add_get("/_log", self.get_log)
+        r.add_get("/robots.txt", self.robots)
+        r.add_get("/openverse/v1/images/", self.openverse)
+        r.add_post("/openverse/v1/auth_tokens/token/", self.openverse_token)
+        r.add_get("/wikimedia/w/api.php", self.wikimedia)
+        r.add_get("/flickr/services/rest/", self.flickr)
+        r.add_get("/img/moved/{n:\\d+}", self.moved)
+        r.add_get("/img/ratelimited/{n:\\d+}.jpg", self.ratelimited)
+        r.add_get("/img/slow/{n:\\d+}.jpg", self.slow)
+        r.add_get("/img/{kind}/{n:\\d+}.{ext}", self.image)
+        r.add_get("/img/{name}", self.special)
+        r.add_get("/private/{n:\\d+}.jpg", self.private)
+        return app
+
+    async def get_log(self, request: web.Request) -> web.Response:
+        return web.json_response(self.log)
+
+    async def robots(self, request: web.Request) -> web.Response:
+        return web.Response(text="User-agent: *\nDisallow: /private/\n")
+
+    # --- APIs -------------------------------------------------------------------------------
+
+    def _entries(self, request: web.Request, query: str) -> list[dict[str, Any]]:
+        base = self.base(request)
+        out = []
+        for i, path in enumerate(paths_for(query, self.bench)):
+            meta = entry_meta(path, i)
+            meta["url"] = base + path
+            out.append(meta)
+        return out
+
+    async def openverse(self, request: web.Request) -> web.Response:
+        auth = request.headers.get("Authorization")
+        if auth is not None and auth != f"Bearer {OPENVERSE_TOKEN}":
+            return web.json_response({"detail": "Invalid token."}, status=401)
+        q = request.query.get("q", "")
+        page = int(request.query.get("page", "1"))
+        size = int(request.query.get("page_size", "20"))
+        if auth is None and (size > 20 or page > 20):
+            return web.json_response({"detail": "anonymous limit"}, status=401)
+        entries = self._entries(request, q)
+        chunk = entries[(page - 1) * size : page * size]
+        results = [
+            {
+                "id": e["id"],
+                "title": e["title"],
+                "indexed_on": "2024-01-01T00:00:00Z",
+                "foreign_landing_url": f"https://example.org/photo/{e['id']}",
+                "url": e["url"],
+                "creator": e["creator"],
+                "creator_url": None,
+                "license": e["license"],
+                "license_version": e["license_version"],
+                "license_url": f"https://creativecommons.org/licenses/{e['license']}/"
+                f"{e['license_version']}/",
+                "provider": "flickr",
+                "source": "flickr",
+                "category": "photograph",
+                "filesize": None,
+                "filetype": "jpg",
+                "tags": [{"name": q}],
+                "attribution": f'"{e["title"]}" by {e["creator"]} is licensed under CC '
+                f"{e['license'].upper()} {e['license_version']}.",
+                "fields_matched": ["title"],
+                "mature": False,
+                "height": 240,
+                "width": 320,
+                "thumbnail": f"{self.base(request)}/openverse/v1/images/{e['id']}/thumb/",
+                "detail_url": f"{self.base(request)}/openverse/v1/images/{e['id']}/",
+                "related_url": f"{self.base(request)}/openverse/v1/images/{e['id']}/related/",
+                "unstable__sensitivity": [],
+            }
+            for e in chunk
+        ]
+        return web.json_response(
+            {
+                "result_count": len(entries),
+                "page_count": max(1, math.ceil(len(entries) / size)),
+                "page_size": size,
+                "page": page,
+                "results": results,
+                "warnings": [],
+            }
+        )
+
+    async def openverse_token(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        if (form.get("client_id"), form.get("client_secret")) != OPENVERSE_CLIENT or form.get(
+            "grant_type"
+        ) != "client_credentials":
+            return web.json_response({"error": "invalid_client"}, status=401)
+        return web.json_response(
+            {
+                "access_token": OPENVERSE_TOKEN,
+                "expires_in": 43200,
+                "token_type": "Bearer",
+                "scope": "read write groups",
+            }
+        )
+
+    async def wikimedia(self, request: web.Request) -> web.Response:
+        q = request.query
+        if q.get("action") != "query" or q.get("generator") != "search":
+            return web.json_response(
+                {"error": {"code": "badvalue", "info": "Unrecognized value."}}
+            )
+        search = q.get("gsrsearch", "").replace(" filetype:bitmap", "")
+        limit = int(q.get("gsrlimit", "10"))
+        offset = int(q.get("gsroffset", "0"))
+        entries = self._entries(request, search)
+        chunk = entries[offset : offset + limit]
+        pages = []
+        for i, e in enumerate(chunk):
+            name = f"File:{e['title']}.jpg"
+            mime = "image/svg+xml" if e["url"].endswith(".svg") else "image/jpeg"
+            info = {
+                "size": 12345,
+                "width": 320,
+                "height": 240,
+                "url": e["url"],
+                "descriptionurl": f"https://commons.example.org/wiki/{name}",
+                "descriptionshorturl": f"https://commons.example.org/w/index.php?curid={i}",
+                "mime": mime,
+                "extmetadata": {
+                    "Artist": {
+                        "value": f'<a href="//commons.example.org/wiki/User:P">{e["creator"]}</a>',
+                        "source": "commons-desc-page",
+                    },
+                    "LicenseShortName": {
+                        "value": f"CC {e['license'].upper()} {e['license_version']}",
+                        "source": "commons-desc-page",
+                        "hidden": "",
+                    },
+                    "License": {"value": f"cc-{e['license']}-{e['license_version']}"},
+                    "LicenseUrl": {
+                        "value": f"https://creativecommons.org/licenses/{e['license']}/"
+                        f"{e['license_version']}"
+                    },
+                    "AttributionRequired": {"value": "true"},
+                    "UsageTerms": {"value": "Creative Commons"},
+                },
+            }
+            if q.get("iiurlwidth") and mime != "image/svg+xml":
+                # A scaled copy is only made when the original is wider; ours are not.
+                info["thumburl"] = e["url"]
+                info["thumbwidth"] = 320
+                info["thumbheight"] = 240
+            pages.append(
+                {
+                    "pageid": 1000 + offset + i,
+                    "ns": 6,
+                    "title": name,
+                    "index": offset + i + 1,
+                    "imagerepository": "local",
+                    "imageinfo": [info],
+                }
+            )
+        pages.reverse()  # the API does not order pages; clients sort by index
+        body: dict[str, Any] = {"batchcomplete": True, "query": {"pages": pages}}
+        if not pages:
+            body = {"batchcomplete": True}
+        if offset + limit < len(entries):
+            body["continue"] = {"gsroffset": offset + limit, "continue": "gsroffset||"}
+        return web.json_response(body)
+
+    async def flickr(self, request: web.Request) -> web.Response:
+        q = request.query
+        if q.get("api_key") != FLICKR_KEY:
+            return web.json_response(
+                {"stat": "fail", "code": 100, "message": "Invalid API Key (Key has invalid format)"}
+            )
+        if q.get("method") != "flickr.photos.search":
+            return web.json_response({"stat": "fail", "code": 112, "message": "Method not found"})
+        entries = self._entries(request, q.get("text", ""))
+        per_page = int(q.get("per_page", "100"))
+        page = int(q.get("page", "1"))
+        chunk = entries[(page - 1) * per_page : page * per_page]
+        licence_ids = {"by": "4", "by-sa": "5", "cc0": "9"}
+        photos = [
+            {
+                "id": str(5_000_000 + i),
+                "owner": f"{1000 + i}@N0{i % 9}",
+                "secret": "abc123",
+                "server": "65535",
+                "farm": 66,
+                "title": e["title"],
+                "ispublic": 1,
+                "isfriend": 0,
+                "isfamily": 0,
+                "license": licence_ids[e["license"]],
+                "ownername": e["creator"],
+                "url_l": e["url"],
+                "height_l": 240,
+                "width_l": 320,
+            }
+            for i, e in enumerate(chunk)
+        ]
+        return web.json_response(
+            {
+                "photos": {
+                    "page": page,
+                    "pages": max(1, math.ceil(len(entries) / per_page)),
+                    "perpage": per_page,
+                    "total": len(entries),
+                    "photo": photos,
+                },
+                "stat": "ok",
+            }
+        )
+
+    # --- images -----------------------------------------------------------------------------
+
+    async def image(self, request: web.Request) -> web.Response:
+        kind, n = request.match_info["kind"], int(request.match_info["n"])
+        if kind not in ("good", "big", "cmyk", "rotated", "animated", "bench"):
+            raise web.HTTPNotFound()
+        ctype = "image/gif" if kind == "animated" else "image/jpeg"
+        return web.Response(body=self.images.get(kind, n), content_type=ctype)
+
+    async def moved(self, request: web.Request) -> web.Response:
+        raise web.HTTPMovedPermanently(f"/img/good/{request.match_info['n']}.jpg")
+
+    async def ratelimited(self, request: web.Request) -> web.Response:
+        if self.hits[request.path] == 1:
+            return web.Response(status=429, body=HTML, headers={"Retry-After": "1"})
+        return web.Response(body=self.images.get("good", int(request.match_info["n"])))
+
+    async def slow(self, request: web.Request) -> web.Response:
+        await asyncio.sleep(0.5)
+        return web.Response(
+            body=self.images.get("good", int(request.match_info["n"])), content_type="image/jpeg"
+        )
+
+    async def private(self, request: web.Request) -> web.Response:
+        return web.Response(body=self.images.get("good", int(request.match_info["n"])))
+
+    async def special(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        jpeg = "image/jpeg"
+        if name == "missing.jpg":
+            raise web.HTTPNotFound()
+        if name == "truncated.jpg":
+            data = jpeg_bytes(320, 240, seed=900)
+            return web.Response(body=data[: len(data) // 2], content_type=jpeg)
+        if name == "html.jpg":
+            return web.Response(body=HTML, content_type=jpeg)
+        if name == "vector.svg":
+            return web.Response(body=SVG, content_type="image/svg+xml")
+        if name == "tiny.png":
+            return web.Response(body=encode(photo(1, 1, 901), "PNG"), content_type="image/png")
+        if name == "bomb.png":
+            return web.Response(body=png_bomb(), content_type="image/png")
+        if name == "empty.jpg":
+            return web.Response(body=b"", content_type=jpeg)
+        if name == "hang.jpg":
+            await asyncio.sleep(5)
+            return web.Response(body=jpeg_bytes(seed=902), content_type=jpeg)
+        raise web.HTTPNotFound()
+
+
+def serve(bench: int = 0, port: int = 0, prewarm: bool = False) -> None:
+    mock = MockApp(bench=bench)
+
+    async def main() -> None:
+        runner = web.AppRunner(mock.app(), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", port, backlog=1024)
+        await site.start()
+        bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        print(f"http://127.0.0.1:{bound}", flush=True)
+        await asyncio.Event().wait()
+
+    if prewarm and bench:
+        from db.breeds import stanford_breeds
+
+        for seed in stanford_breeds():
+            for path in bench_paths(f"{seed.query} dog", bench) + bench_paths(seed.query, bench):
+                mock.images.bench(int(path.rsplit("/", 1)[1].split(".")[0]))
+        print(f"prewarmed {len(mock.images.cache)}", file=sys.stderr, flush=True)
+    asyncio.run(main())
+
+
+class MockServer:
+    """Starts the server in a subprocess on a free port; ``url`` is its base URL."""
+
+    def __init__(self, *args: str) -> None:
+        self.args = args
+        self.proc: subprocess.Popen[str] | None = None
+        self.url = ""
+
+    def __enter__(self) -> MockServer:
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.crawler.mockserver", *self.args],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().strip()
+        if not line.startswith("http://"):
+            self.proc.kill()
+            raise RuntimeError(f"mock server did not start: {line!r}")
+        self.url = line
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+    def log(self) -> list[dict[str, Any]]:
+        import urllib.request
+
+        with urllib.request.urlopen(f"{self.url}/_log") as fh:
+            return json.loads(fh.read())
+
+
+def _args(argv: list[str]) -> dict[str, Any]:
+    opts = parse_qs("&".join(a.lstrip("-") for a in argv))
+    return {
+        "bench": int(opts.get("bench", ["0"])[0]),
+        "port": int(opts.get("port", ["0"])[0]),
+        "prewarm": "prewarm" in "".join(argv),
+    }
+
+
+if __name__ == "__main__":
+    serve(**_args(sys.argv[1:]))
