@@ -42,9 +42,11 @@ def test_near_duplicate_keep_one(database: Database, add_images) -> None:
         assert stored.resolved_by == "ana" and stored.resolved_at is not None
         assert stored.resolution == text
         assert open_flags(s, "near_duplicate") == []
-    with pytest.raises(BreedbenchError, match="already resolved by ana"):
-        with database.session() as s:
-            resolve_flag(s, flag, "bo", Resolution.KEEP_OTHER)
+    with (
+        pytest.raises(BreedbenchError, match="already resolved by ana"),
+        database.session() as s,
+    ):
+        resolve_flag(s, flag, "bo", Resolution.KEEP_OTHER)
 
 
 def test_cross_breed_and_leak(database: Database) -> None:
@@ -61,10 +63,9 @@ def test_cross_breed_and_leak(database: Database) -> None:
     assert image_row(database, in_pug).status == ImageStatus.PENDING
     assert reviews_of(database, in_boxer)[0].reason == "not_this_breed"
     assert reviews_of(database, leak_img)[0].reason == "leak"
-    with pytest.raises(BreedbenchError, match="has no second image"):
-        with database.session() as s:
-            other_leak = _flag(database, leak_img, FlagKind.LEAK)
-            resolve_flag(s, other_leak, "ana", Resolution.KEEP_IMAGE)
+    with pytest.raises(BreedbenchError, match="has no second image"), database.session() as s:
+        other_leak = _flag(database, leak_img, FlagKind.LEAK)
+        resolve_flag(s, other_leak, "ana", Resolution.KEEP_IMAGE)
 
 
 def test_relabel_resolution_and_clash_is_refused(database: Database) -> None:
@@ -72,10 +73,9 @@ def test_relabel_resolution_and_clash_is_refused(database: Database) -> None:
     a = insert_image(database, "boxer", data=data)
     b = insert_image(database, "pug", data=data)
     flag = _flag(database, a, FlagKind.CROSS_BREED, b)
-    with pytest.raises(BreedbenchError, match="already image"):
-        with database.session() as s:
-            resolve_flag(s, flag, "ana", Resolution.RELABEL_IMAGE,
-                         target_breed_id=breed_id(database, "pug"))  # fmt: skip
+    with pytest.raises(BreedbenchError, match="already image"), database.session() as s:
+        resolve_flag(s, flag, "ana", Resolution.RELABEL_IMAGE,
+                     target_breed_id=breed_id(database, "pug"))  # fmt: skip
     with database.session() as s:  # nothing half-done: flag open, no review rows
         assert s.get(ImageFlag, flag).resolved_at is None  # type: ignore[union-attr]
     assert reviews_of(database) == []

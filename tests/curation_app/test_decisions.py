@@ -63,18 +63,23 @@ def test_relabel_moves_the_image(database: Database, add_images) -> None:
 
 def test_bad_input_is_refused_and_nothing_is_written(database: Database, add_images) -> None:
     a, b = add_images("boxer", 2)
-    with pytest.raises(BreedbenchError, match="unknown reject reason 'blurry'"):
-        with database.session() as s:
-            decide(s, a, "ana", "reject", reason="blurry")
-    with pytest.raises(BreedbenchError, match="no image with id 424242"):
-        with database.session() as s:
-            decide_many(s, [a, b, 424242], "ana", "accept")
-    with pytest.raises(BreedbenchError, match="reviewer"):
-        with database.session() as s:
-            decide(s, a, "   ", "accept")
-    with pytest.raises(BreedbenchError, match="relabel needs an existing target breed"):
-        with database.session() as s:
-            decide(s, a, "ana", "relabel")
+    with (
+        pytest.raises(BreedbenchError, match="unknown reject reason 'blurry'"),
+        database.session() as s,
+    ):
+        decide(s, a, "ana", "reject", reason="blurry")
+    with (
+        pytest.raises(BreedbenchError, match="no image with id 424242"),
+        database.session() as s,
+    ):
+        decide_many(s, [a, b, 424242], "ana", "accept")
+    with pytest.raises(BreedbenchError, match="reviewer"), database.session() as s:
+        decide(s, a, "   ", "accept")
+    with (
+        pytest.raises(BreedbenchError, match="relabel needs an existing target breed"),
+        database.session() as s,
+    ):
+        decide(s, a, "ana", "relabel")
     with database.session() as s:
         assert s.scalar(select(func.count()).select_from(Review)) == 0
     assert image_row(database, a).status == ImageStatus.PENDING

@@ -35,12 +35,10 @@ def test_grid_rejects_marked_and_accepts_the_rest(database: Database, add_images
 
 def test_grid_refuses_marks_outside_the_page(database: Database, add_images) -> None:
     ids = add_images("boxer", 3)
-    with pytest.raises(BreedbenchError, match="not on this page"):
-        with database.session() as s:
-            apply_grid(s, "ana", ids[:2], [ids[2]])
-    with pytest.raises(BreedbenchError, match="grid size"):
-        with database.session() as s:
-            grid_batch(s, "ana", breed_id(database, "boxer"), 10)
+    with pytest.raises(BreedbenchError, match="not on this page"), database.session() as s:
+        apply_grid(s, "ana", ids[:2], [ids[2]])
+    with pytest.raises(BreedbenchError, match="grid size"), database.session() as s:
+        grid_batch(s, "ana", breed_id(database, "boxer"), 10)
     assert reviews_of(database) == []
 
 
@@ -77,6 +75,5 @@ def test_dog_keyword_is_recorded_for_the_next_crawl(database: Database) -> None:
     with database.session() as s:
         row = s.get(Breed, boxer)
         assert row is not None and row.query_flagged_at == first
-    with pytest.raises(BreedbenchError, match="no breed with id"):
-        with database.session() as s:
-            use_dog_keyword(s, 99_999, "ana")
+    with pytest.raises(BreedbenchError, match="no breed with id"), database.session() as s:
+        use_dog_keyword(s, 99_999, "ana")

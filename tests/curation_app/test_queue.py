@@ -9,7 +9,7 @@ from curation_app.decisions import decide, undo_last
 from curation_app.queue import next_images, pending_count
 from db.database import Database
 from db.store import original_path
-from tests.factories import breed_id, jpeg_bytes, insert_image
+from tests.factories import breed_id, insert_image, jpeg_bytes
 
 
 def test_queue_skips_my_decided_images_and_puts_skips_last(database: Database, add_images) -> None:
