@@ -1,0 +1,143 @@
+"""From a model's class labels to our breeds.
+
+A label file is one label per line, or a CSV with a named column (the classic ``breeds.csv``).
+The model's class order is the file order or the sorted order (sklearn's ``LabelBinarizer`` sorts,
+which is how the classic breed head was trained). A label matches a breed by name (normalised:
+lower case, ``-``/``_`` as spaces, against the slug and the display name) or by WordNet synset id
+(the first ``nXXXXXXXX`` token, as in ImageNet's ``synset_words.txt``).
+
+Labels that match no breed are an error that lists them, unless ``restrict_to_breeds`` says the
+model has more classes than we test (an ImageNet-1k model): then only matched classes are ranked.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from breedbench.errors import BreedbenchError
+from db.breeds import normalise_label
+from db.models import Breed
+from evaluator.spec import ModelSpec
+
+SYNSET = re.compile(r"\bn\d{8}\b")
+CSV_DEFAULT_COLUMNS = ("breed", "label", "name", "class")
+MAX_LISTED = 20
+
+
+def read_label_file(path: Path, column: str | None = None) -> list[str]:
+    """Labels in file order; a ``.csv`` (or any file with ``column``) is read as CSV."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise BreedbenchError(f"labels file not found: {path}") from None
+    except UnicodeDecodeError:
+        raise BreedbenchError(f"labels file {path} is not UTF-8 text") from None
+    if column is not None or path.suffix.lower() == ".csv":
+        labels = _csv_column(text, column, path)
+    else:
+        labels = [line.strip() for line in text.splitlines() if line.strip()]
+    if not labels:
+        raise BreedbenchError(f"labels file {path} has no labels")
+    return labels
+
+
+def _csv_column(text: str, column: str | None, path: Path) -> list[str]:
+    reader = csv.DictReader(text.splitlines())
+    fields = reader.fieldnames or []
+    if column is None:
+        found = [c for c in CSV_DEFAULT_COLUMNS if c in fields]
+        if len(fields) == 1:
+            column = fields[0]
+        elif found:
+            column = found[0]
+        else:
+            raise BreedbenchError(
+                f"labels file {path}: say which column holds the labels (labels.column); "
+                f"columns: {', '.join(fields)}"
+            )
+    if column not in fields:
+        raise BreedbenchError(
+            f"labels file {path} has no column {column!r}; columns: {', '.join(fields)}"
+        )
+    values = [(row.get(column) or "").strip() for row in reader]
+    # breeds.csv of the classic study lists one row per training image: keep first occurrences.
+    return list(dict.fromkeys(v for v in values if v))
+
+
+@dataclass(frozen=True)
+class LabelMap:
+    """The model's classes in output order and the breed each one is (None: not a breed)."""
+
+    labels: list[str]
+    breed_ids: list[int | None]
+    restrict_to_breeds: bool
+
+    @property
+    def unmatched(self) -> list[str]:
+        return [lab for lab, b in zip(self.labels, self.breed_ids, strict=True) if b is None]
+
+    @property
+    def class_of_breed(self) -> dict[int, int]:
+        return {b: i for i, b in enumerate(self.breed_ids) if b is not None}
+
+    @property
+    def covered_breeds(self) -> set[int]:
+        return {b for b in self.breed_ids if b is not None}
+
+
+def build_label_map(session: Session, spec: ModelSpec) -> LabelMap:
+    """Match the spec's labels to breeds; unmatched labels are listed in the error."""
+    labels = spec.class_labels
+    if not labels:
+        raise BreedbenchError(
+            "the spec has no labels: set labels.file (one label per line, or a CSV column)"
+        )
+    breeds = session.scalars(select(Breed)).all()
+    if spec.labels.match == "synset":
+        index = {b.synset: b.id for b in breeds if b.synset}
+        keys = [_synset(lab) for lab in labels]
+    else:
+        index = {}
+        for b in breeds:
+            index.setdefault(normalise_label(b.name), b.id)
+            index[normalise_label(b.slug)] = b.id
+        keys = [normalise_label(lab) for lab in labels]
+    breed_ids = [index.get(k) if k else None for k in keys]
+    label_map = LabelMap(labels, breed_ids, spec.labels.restrict_to_breeds)
+    unmatched = label_map.unmatched
+    if unmatched and not spec.labels.restrict_to_breeds:
+        raise BreedbenchError(
+            f"{len(unmatched)} of {len(labels)} labels match no breed (match = "
+            f"{spec.labels.match!r}): {_listing(unmatched)}. Fix the labels file, or set "
+            "labels.restrict_to_breeds = true to rank only the classes that are breeds"
+        )
+    if not label_map.covered_breeds:
+        raise BreedbenchError(
+            f"none of the {len(labels)} labels matches a breed (match = {spec.labels.match!r}); "
+            f"first labels: {_listing(labels[:5])}"
+        )
+    seen: dict[int, str] = {}
+    for lab, b in zip(labels, breed_ids, strict=True):
+        if b is not None and b in seen:
+            raise BreedbenchError(f"labels {seen[b]!r} and {lab!r} both match the same breed")
+        if b is not None:
+            seen[b] = lab
+    return label_map
+
+
+def _synset(label: str) -> str | None:
+    m = SYNSET.search(label)
+    return m.group(0) if m else None
+
+
+def _listing(items: list[str]) -> str:
+    shown = ", ".join(repr(i) for i in items[:MAX_LISTED])
+    more = len(items) - MAX_LISTED
+    return shown + (f" and {more} more" if more > 0 else "")

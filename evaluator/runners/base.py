@@ -1,0 +1,44 @@
+"""The one interface every runner shares: load in the constructor, then ``predict`` a batch.
+
+``predict`` takes a list of prepared inputs (arrays of the spec's size, or JPEG bytes) and returns
+the model's raw outputs as float32 ``(batch, classes)``: quantized outputs are dequantized, an
+``(n, 1)`` head is flattened, but no softmax is applied (the pipeline does that from the spec).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+Item = np.ndarray | bytes
+
+
+class Runner(Protocol):
+    #: The largest batch ``predict`` accepts in one call (1: the model takes one image at a time).
+    max_batch: int
+
+    def predict(self, batch: Sequence[Item]) -> np.ndarray: ...
+
+    def close(self) -> None: ...
+
+
+def as_rows(out: np.ndarray, batch: int) -> np.ndarray:
+    """Outputs as ``(batch, classes)`` float32, whatever the head's shape ((n, 1), (1, n))."""
+    arr = np.asarray(out, dtype=np.float32)
+    if arr.size % batch:
+        raise ValueError(f"output of {arr.size} values cannot be split into {batch} rows")
+    return arr.reshape(batch, -1)
+
+
+def stack(batch: Sequence[Item]) -> np.ndarray:
+    """A batch as one array (no copy when it already is one)."""
+    if isinstance(batch, np.ndarray):
+        return batch
+    return np.stack([np.asarray(b) for b in batch])
+
+
+def tensor_name(name: str) -> str:
+    """``Sub`` → ``Sub:0``: TensorFlow tensor names carry the output index."""
+    return name if ":" in name else f"{name}:0"

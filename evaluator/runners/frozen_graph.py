@@ -1,0 +1,196 @@
+"""Frozen TensorFlow GraphDef (``.pb``): graph import and a TF1 session.
+
+The only module that imports TensorFlow to run a model (lazily: ``import tensorflow`` costs
+seconds and half a gigabyte). Batches are fed in one ``run`` when the input tensor has a free batch
+dimension (``[None, H, W, 3]``); classic single-image graphs (``Cast:0`` of shape
+``[None, None, 3]``, ``DecodeJpeg/contents:0``, ``[1, H, W, 3]``) get one image per call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from breedbench.errors import BreedbenchError
+from evaluator.runners.base import Item, as_rows, stack, tensor_name
+from evaluator.spec import ModelSpec
+
+# Ops that read or write files, run Python, or otherwise reach outside the graph.
+UNSAFE_OPS = frozenset(
+    {
+        "ReadFile",
+        "WriteFile",
+        "MatchingFiles",
+        "DeleteFile",
+        "PyFunc",
+        "PyFuncStateless",
+        "EagerPyFunc",
+        "Save",
+        "SaveV2",
+        "SaveSlices",
+        "Restore",
+        "RestoreV2",
+        "RestoreSlice",
+        "MergeV2Checkpoints",
+        "ImmutableConst",
+        "WholeFileReader",
+        "WholeFileReaderV2",
+        "TextLineReader",
+        "TextLineReaderV2",
+        "FixedLengthRecordReader",
+        "FixedLengthRecordReaderV2",
+        "TFRecordReader",
+        "TFRecordReaderV2",
+        "TextLineDataset",
+        "TFRecordDataset",
+        "FixedLengthRecordDataset",
+        "WriteSummary",
+        "CreateSummaryFileWriter",
+        "PrintV2",
+    }
+)
+NOT_OUTPUTS = frozenset({"Const", "NoOp", "Assert", "Placeholder", "VarHandleOp", "VariableV2"})
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    name: str
+    dtype: str
+    shape: list[int | None] | None
+
+    def __str__(self) -> str:
+        shape = (
+            "?"
+            if self.shape is None
+            else "[" + ", ".join("None" if d is None else str(d) for d in self.shape) + "]"
+        )
+        return f"{self.name} ({self.dtype} {shape})"
+
+
+def parse_graph_def(data: bytes) -> Any:
+    """The GraphDef in ``data``; a ``BreedbenchError`` when it is not one."""
+    from google.protobuf.message import DecodeError
+    from tensorflow.core.framework import graph_pb2
+
+    gd = graph_pb2.GraphDef()
+    try:
+        gd.ParseFromString(data)
+    except (DecodeError, RuntimeError, ValueError) as exc:
+        raise BreedbenchError(f"not a TensorFlow GraphDef: {exc}") from None
+    if not gd.node:
+        raise BreedbenchError("not a TensorFlow GraphDef (no nodes)")
+    return gd
+
+
+def op_types(graph_def: Any) -> set[str]:
+    """Every op type, including those inside library functions."""
+    ops = {n.op for n in graph_def.node}
+    for fn in graph_def.library.function:
+        ops.update(n.op for n in fn.node_def)
+    return ops
+
+
+def unsafe_ops(graph_def: Any) -> list[str]:
+    return sorted(op_types(graph_def) & UNSAFE_OPS)
+
+
+def graph_io(graph_def: Any) -> tuple[list[TensorInfo], list[TensorInfo]]:
+    """The graph's feedable inputs (placeholders) and outputs (ops nobody consumes)."""
+    consumed = {inp.lstrip("^").split(":")[0] for n in graph_def.node for inp in n.input}
+    inputs, outputs = [], []
+    for n in graph_def.node:
+        if n.op == "Placeholder":
+            inputs.append(TensorInfo(f"{n.name}:0", _dtype_name(n), _shape(n)))
+        elif n.name not in consumed and n.op not in NOT_OUTPUTS:
+            outputs.append(TensorInfo(f"{n.name}:0", _dtype_name(n), None))
+    return inputs, outputs
+
+
+def _dtype_name(node: Any) -> str:
+    from tensorflow.core.framework import types_pb2
+
+    for key in ("dtype", "T", "DstT", "out_type"):
+        if key in node.attr:
+            return types_pb2.DataType.Name(node.attr[key].type).removeprefix("DT_").lower()
+    return "?"
+
+
+def _shape(node: Any) -> list[int | None] | None:
+    if "shape" not in node.attr or node.attr["shape"].shape.unknown_rank:
+        return None
+    return [None if d.size < 0 else d.size for d in node.attr["shape"].shape.dim]
+
+
+def describe_io(graph_def: Any) -> str:
+    inputs, outputs = graph_io(graph_def)
+    return (
+        f"its inputs: {', '.join(map(str, inputs)) or 'none'}; "
+        f"its outputs: {', '.join(map(str, outputs)) or 'none'}"
+    )
+
+
+def check_tensor_names(graph_def: Any, names: Sequence[str], source: str) -> None:
+    """Every name exists in the graph, or an error naming the real inputs and outputs."""
+    nodes = {n.name for n in graph_def.node}
+    for name in names:
+        if tensor_name(name).rsplit(":", 1)[0] not in nodes:
+            raise BreedbenchError(
+                f"tensor {name!r} is not in the graph {source}; {describe_io(graph_def)}"
+            )
+
+
+class FrozenGraphRunner:
+    """A frozen graph in a TF1 session (threads: intra-op parallelism)."""
+
+    def __init__(
+        self, path: Path, spec: ModelSpec, threads: int | None = None, batch: int = 32
+    ) -> None:
+        import tensorflow as tf
+
+        self.tf = tf
+        gd = parse_graph_def(Path(path).read_bytes())
+        if not spec.input.tensor or not spec.output.tensor:
+            raise BreedbenchError(
+                f"a frozen graph needs input.tensor and output.tensor in its spec; "
+                f"{describe_io(gd)}"
+            )
+        check_tensor_names(gd, [spec.input.tensor, spec.output.tensor], str(path))
+        self.graph = tf.Graph()
+        with self.graph.as_default():
+            tf.import_graph_def(gd, name="")
+        self.input = self.graph.get_tensor_by_name(tensor_name(spec.input.tensor))
+        self.output = self.graph.get_tensor_by_name(tensor_name(spec.output.tensor))
+        config = tf.compat.v1.ConfigProto()
+        if threads:
+            config.intra_op_parallelism_threads = threads
+            config.inter_op_parallelism_threads = 1
+        self.session = tf.compat.v1.Session(graph=self.graph, config=config)
+        shape = self.input.shape
+        self.rank = shape.rank
+        self.dtype = None if self.input.dtype == tf.string else self.input.dtype.as_numpy_dtype
+        free_batch = self.rank == 4 and shape[0] is None
+        self.max_batch = max(1, batch) if free_batch and spec.input.kind == "tensor" else 1
+
+    def _feed(self, item: Item) -> Any:
+        if isinstance(item, bytes):
+            return item
+        arr = np.asarray(item)
+        if self.rank is not None and arr.ndim == self.rank - 1:
+            arr = arr[None]
+        return arr.astype(self.dtype, copy=False) if self.dtype is not None else arr
+
+    def predict(self, batch: Sequence[Item]) -> np.ndarray:
+        if len(batch) > 1:
+            stacked = stack(batch)
+            feed = stacked.astype(self.dtype, copy=False) if self.dtype is not None else stacked
+            out = self.session.run(self.output, {self.input: feed})
+            return as_rows(out, len(batch))
+        out = self.session.run(self.output, {self.input: self._feed(batch[0])})
+        return as_rows(out, 1)
+
+    def close(self) -> None:
+        self.session.close()

@@ -1,0 +1,57 @@
+"""``.keras`` files and SavedModel folders, through Keras / TensorFlow (imported lazily)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from breedbench.errors import BreedbenchError
+from evaluator.runners.base import Item, as_rows
+from evaluator.spec import ModelSpec
+
+
+class KerasRunner:
+    def __init__(
+        self, path: Path, fmt: str, spec: ModelSpec, threads: int | None = None, batch: int = 32
+    ) -> None:
+        import tensorflow as tf
+
+        if threads:
+            # Already initialised in this process: keep its setting.
+            with contextlib.suppress(RuntimeError):
+                tf.config.threading.set_intra_op_parallelism_threads(threads)
+        if spec.input.kind != "tensor":
+            raise BreedbenchError(f'a {fmt} model needs input.kind = "tensor"')
+        self.max_batch = max(1, batch)
+        if fmt == "keras":
+            import keras
+
+            model = keras.models.load_model(path)
+            self._call: Any = lambda x: model(x, training=False)
+        else:
+            loaded = tf.saved_model.load(str(path))
+            signature = loaded.signatures.get("serving_default")
+            if signature is None:
+                raise BreedbenchError(f"the SavedModel {path} has no serving_default signature")
+            inputs = list(signature.structured_input_signature[1])
+            outputs = list(signature.structured_outputs)
+            in_name = (spec.input.tensor or inputs[0]).removesuffix(":0")
+            out_name = (spec.output.tensor or outputs[0]).removesuffix(":0")
+            if in_name not in inputs or out_name not in outputs:
+                raise BreedbenchError(
+                    f"the SavedModel {path} signature serving_default has inputs "
+                    f"{', '.join(inputs)} and outputs {', '.join(outputs)}; the spec asks for "
+                    f"{in_name!r} → {out_name!r}"
+                )
+            self._call = lambda x: signature(**{in_name: tf.constant(x)})[out_name]
+
+    def predict(self, batch: Sequence[Item]) -> np.ndarray:
+        x = np.stack([np.asarray(b, dtype=np.float32) for b in batch])
+        return as_rows(np.asarray(self._call(x)), len(batch))
+
+    def close(self) -> None:
+        self._call = None
