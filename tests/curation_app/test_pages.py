@@ -1,0 +1,216 @@
+"""Every page of the review app, run by AppTest against a temporary database.
+
+The frame (``app.py``) runs first on each page, as in the browser; session state and query
+parameters are seeded to reach a state, and the rows written are read back from the database.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from curation_app.identity import hash_password
+from db.database import Database
+from db.models import Breed, Decision, FlagKind, ImageFlag, ImageStatus
+from tests.curation_app.conftest import reviews_of
+from tests.factories import breed_id, image_row
+
+APP = str(Path(__file__).resolve().parents[2] / "curation_app" / "app.py")
+
+
+def _app(reviewer: str | None = "ana", page: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=30)
+    if reviewer:
+        at.query_params["reviewer"] = reviewer
+    at.run()
+    if page:
+        at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _shown_image(at: AppTest) -> int:
+    caption = next(c.value for c in at.caption if "image #" in c.value)
+    return int(caption.split("image #")[1].split()[0])
+
+
+def test_queue_decisions_are_recorded_with_reviewer_and_reason(app_env: Database, add_images):
+    ids = add_images("boxer", 4)
+    at = _app()
+    assert _shown_image(at) == ids[0]
+    assert "Boxer" in at.markdown[0].value or any("Boxer" in m.value for m in at.markdown)
+    at.button(key="accept").click().run()
+    assert _shown_image(at) == ids[1]
+    at.button(key="reject_not_a_dog").click().run()
+    at.button(key="skip").click().run()
+    assert _shown_image(at) == ids[3]
+    rows = reviews_of(app_env)
+    assert [(r.image_id, r.reviewer, r.decision, r.reason) for r in rows] == [
+        (ids[0], "ana", Decision.ACCEPT, None),
+        (ids[1], "ana", Decision.REJECT, "not_a_dog"),
+        (ids[2], "ana", Decision.SKIP, None),
+    ]
+    assert image_row(app_env, ids[1]).status == ImageStatus.REJECTED
+    assert any("reject" in s.value for s in at.success) or any(
+        "skip" in s.value for s in at.success
+    )
+
+
+def test_undo_appends_a_row_and_shows_the_image_again(app_env: Database, add_images) -> None:
+    ids = add_images("pug", 3)
+    at = _app()
+    at.button(key="reject_poor_quality").click().run()
+    assert _shown_image(at) == ids[1]
+    at.button(key="undo").click().run()
+    assert _shown_image(at) == ids[0]
+    rows = reviews_of(app_env)
+    assert [r.decision for r in rows] == [Decision.REJECT, Decision.UNDO]
+    assert rows[1].undoes_id == rows[0].id and rows[1].reviewer == "ana"
+    assert image_row(app_env, ids[0]).status == ImageStatus.PENDING
+
+
+def test_relabel_with_the_breed_select(app_env: Database, add_images) -> None:
+    (img,) = add_images("boxer", 1)
+    pug = breed_id(app_env, "pug")
+    at = _app()
+    assert at.button(key="relabel").disabled
+    at.selectbox(key="relabel_target").set_value(pug).run()
+    at.button(key="relabel").click().run()
+    (row,) = reviews_of(app_env)
+    assert (row.decision, row.target_breed_id, row.reviewer) == (Decision.RELABEL, pug, "ana")
+    assert image_row(app_env, img).breed_id == pug
+    assert any("Nothing left" in s.value for s in at.success)
+
+
+def test_shortcuts_are_shown_on_the_buttons(app_env: Database, add_images) -> None:
+    add_images("boxer", 1)
+    at = _app()
+    shortcuts = {b.key: b.proto.shortcut for b in at.button}
+    assert shortcuts["accept"] == "a" or shortcuts["accept"].lower() == "a"
+    assert shortcuts["reject_not_this_breed"] == "1" and shortcuts["reject_poor_quality"] == "6"
+    assert shortcuts["skip"].lower() == "s" and shortcuts["undo"].lower() == "u"
+
+
+def test_reviewer_is_chosen_and_kept_in_the_url(app_env: Database, add_images) -> None:
+    add_images("boxer", 1)
+    at = _app(reviewer=None)
+    assert not any(b.key == "accept" for b in at.button)
+    at.text_input(key="name_in").input("  Ana  Maria ")
+    at.button[0].click().run()  # the form's submit button
+    assert at.session_state["reviewer"] == "Ana Maria"
+    assert at.query_params["reviewer"] == "Ana Maria"
+    at.button(key="accept").click().run()
+    assert reviews_of(app_env)[0].reviewer == "Ana Maria"
+
+
+def test_password_access_control(app_env: Database, add_images) -> None:
+    add_images("boxer", 1)
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.secrets["reviewers"] = {"ana": hash_password("right-password", iterations=1000)}
+    at.query_params["reviewer"] = "ana"  # the URL alone does not sign anyone in
+    at.run()
+    assert not any(b.key == "accept" for b in at.button)
+    at.text_input(key="name_in").input("ana")
+    at.text_input[1].input("wrong-password")
+    at.button[0].click().run()
+    assert any("wrong password" in e.value for e in at.error)
+    assert "reviewer" not in at.session_state
+    at.text_input[1].input("right-password")
+    at.button[0].click().run()
+    assert at.session_state["reviewer"] == "ana"
+    assert any(b.key == "accept" for b in at.button)
+
+
+@pytest.mark.parametrize("logged_in", [False, True])
+def test_oidc_login(app_env: Database, add_images, logged_in: bool) -> None:
+    add_images("boxer", 1)
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback",
+                          "cookie_secret": "x" * 32}  # fmt: skip
+    at.user = {"is_logged_in": logged_in, "email": "ana@example.org"}
+    at.run()
+    assert not at.exception
+    if not logged_in:
+        assert [b.label for b in at.button] == ["Log in"]
+        return
+    at.button(key="accept").click().run()
+    assert reviews_of(app_env)[0].reviewer == "ana@example.org"
+
+
+def test_grid_marks_rejects_and_accepts_the_rest(app_env: Database, add_images) -> None:
+    ids = add_images("papillon", 5)
+    at = _app(page="app_pages/grid.py")
+    at.selectbox(key="grid_breed").set_value(breed_id(app_env, "papillon")).run()
+    assert len(at.checkbox) == 5
+    at.checkbox(key=f"mark_{ids[1]}").check().run()
+    at.checkbox(key=f"mark_{ids[3]}").check().run()
+    at.selectbox(key="grid_reason").set_value("drawing_or_toy").run()
+    button = at.button(key="accept_rest")
+    assert button.label == "Reject 2 marked, accept the other 3"
+    button.click().run()
+    rows = {r.image_id: r for r in reviews_of(app_env)}
+    assert {i for i, r in rows.items() if r.decision == Decision.REJECT} == {ids[1], ids[3]}
+    assert rows[ids[1]].reason == "drawing_or_toy"
+    assert {i for i, r in rows.items() if r.decision == Decision.ACCEPT} == {ids[0], ids[2], ids[4]}
+    assert all(r.reviewer == "ana" for r in rows.values())
+    assert any("Accepted 3, rejected 2" in s.value for s in at.success)
+
+
+def test_breeds_overview_stores_the_query_flag(app_env: Database, add_images) -> None:
+    at = _app(page="app_pages/breeds.py")
+    assert at.metric[0].value == "0 / 6000"
+    at.selectbox(key="flag_breed").set_value("papillon").run()
+    at.button(key="use_dog_keyword").click().run()
+    assert any("papillon dog" in s.value for s in at.success)
+    with app_env.session() as s:
+        breed = s.get(Breed, breed_id(app_env, "papillon"))
+        assert breed is not None
+        assert breed.dog_keyword and breed.query_flagged_by == "ana"
+        assert breed.query_flagged_at is not None
+
+
+def test_conflicts_page_resolves_a_duplicate(app_env: Database, add_images) -> None:
+    a, b = add_images("boxer", 2)
+    with app_env.session() as s:
+        flag = ImageFlag(image_id=a, kind=FlagKind.NEAR_DUPLICATE, other_image_id=b, distance=1)
+        s.add(flag)
+        s.flush()
+        flag_id = flag.id
+    at = _app(page="app_pages/conflicts.py")
+    assert at.tabs[0].label == "Near-duplicates (1)"
+    at.button(key=f"flag_{flag_id}_keep_image").click().run()
+    assert any("kept image" in s.value for s in at.success)
+    assert image_row(app_env, b).status == ImageStatus.REJECTED
+    with app_env.session() as s:
+        stored = s.get(ImageFlag, flag_id)
+        assert stored is not None and stored.resolved_by == "ana"
+
+
+def test_conflict_queue_under_consensus(app_env: Database, add_images, monkeypatch) -> None:
+    monkeypatch.setenv("BREEDBENCH_MIN_REVIEWS", "2")
+    (img,) = add_images("pug", 1)
+    for reviewer in ("ana", "bo"):
+        at = _app(reviewer)
+        key = "accept" if reviewer == "ana" else "reject_not_this_breed"
+        at.button(key=key).click().run()
+    assert image_row(app_env, img).status == ImageStatus.PENDING
+    at = _app("cy", page="app_pages/conflicts.py")
+    at.button(key=f"dis_acc_{img}").click().run()
+    assert image_row(app_env, img).status == ImageStatus.ACCEPTED
+    assert [r.reviewer for r in reviews_of(app_env)] == ["ana", "bo", "cy"]
+
+
+def test_two_sessions_deciding_the_same_image(app_env: Database, add_images) -> None:
+    (img,) = add_images("boxer", 1)
+    ana, bo = _app("ana"), _app("bo")
+    assert _shown_image(ana) == _shown_image(bo) == img
+    ana.button(key="accept").click().run()
+    bo.button(key="reject_several_breeds").click().run()
+    rows = reviews_of(app_env)
+    assert [(r.reviewer, r.decision) for r in rows] == [
+        ("ana", Decision.ACCEPT),
+        ("bo", Decision.REJECT),
+    ]
+    assert image_row(app_env, img).status == ImageStatus.REJECTED  # the latest decision wins
