@@ -115,6 +115,25 @@ class Settings(BaseSettings):
         "(cached in the store; the original is never sent to the browser).",
     )
 
+    # --- evaluation (breedbench evaluate) ---
+    eval_threads: int | None = Field(
+        default=None,
+        ge=1,
+        description="Inference threads of `evaluate` when --threads and the spec's "
+        "runtime.threads are not given; default: all cores.",
+    )
+    eval_batch: int = Field(
+        default=32,
+        ge=1,
+        description="Largest batch `evaluate` feeds a model that accepts batches "
+        "(when --batch and the spec's runtime.batch are not given).",
+    )
+    eval_cache: bool = Field(
+        default=True,
+        description="Cache preprocessed model inputs under <data dir>/cache/inputs, so a second "
+        "model with the same resize skips decoding.",
+    )
+
     def resolved_database_url(self) -> str:
         """The database URL in force: the explicit one, or SQLite inside the data directory."""
         if self.database_url:

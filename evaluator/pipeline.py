@@ -292,11 +292,12 @@ def evaluate(
             f"no accepted images of the {len(label_map.covered_breeds)} breeds that "
             f"{version.ref} predicts (review some first: breedbench review)"
         )
-    threads = threads or spec.runtime.threads or os.cpu_count() or 1
-    batch = batch or spec.runtime.batch or DEFAULT_BATCH
+    cfg = db.settings
+    threads = threads or spec.runtime.threads or cfg.eval_threads or os.cpu_count() or 1
+    batch = batch or spec.runtime.batch or cfg.eval_batch or DEFAULT_BATCH
     if runner is None:
         runner = load_runner(version.file(db.settings), version.format, spec, threads, batch)
-    cache = InputCache(cache_root(db, spec) if use_cache else None)
+    cache = InputCache(cache_root(db, spec) if use_cache and cfg.eval_cache else None)
     workers = max(1, os.cpu_count() or 1)
 
     records: list[PredictionRecord] = []
