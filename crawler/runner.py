@@ -5,11 +5,16 @@ The crawl runs reactorless (``TWISTED_REACTOR_ENABLED = False``) under ``asyncio
 (the tests do) and Ctrl-C is ours to handle. The first Ctrl-C stops gracefully: no new downloads,
 the images in hand are finished or dropped whole, the run is recorded as ``interrupted``; the
 next ``crawl`` simply tops up.
+
+Without a reactor, Scrapy downloads through its aiohttp handler, which it labels experimental;
+the label's warning is silenced here (aiohttp itself is mature), and that choice is what lets
+every crawl, the CLI's and the tests', run the same way.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import threading
 from collections.abc import Callable
@@ -248,6 +253,7 @@ async def _crawl(
     control: CrawlControl,
     box: dict[str, Crawler],
 ) -> None:
+    logging.getLogger("scrapy.core.downloader.handlers._base_streaming").setLevel(logging.ERROR)
     runner = AsyncCrawlerRunner(settings)
     crawler = runner.create_crawler(BreedSpider)
     box["crawler"] = crawler

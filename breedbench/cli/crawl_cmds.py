@@ -1,0 +1,242 @@
+"""``crawl``, ``import`` and ``leakcheck``: getting candidate images in, and keeping leaks out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.live import Live
+from rich.table import Table
+
+from breedbench.cli.common import console, err_console, open_db
+from crawler.jobs import BreedJob
+from crawler.runner import CrawlControl, CrawlOptions, CrawlReport, run_crawl
+from db.hashing import NEAR_DUPLICATE_DISTANCE
+
+LIVE_ROWS = 12
+
+
+def _refused_text(refused: dict[str, int]) -> str:
+    return ", ".join(f"{reason} {n}" for reason, n in refused.items()) or "-"
+
+
+def progress_table(jobs: list[BreedJob]) -> Table:
+    """Live view: totals, then the breeds being crawled right now."""
+    stored = sum(j.stored for j in jobs)
+    needed = sum(j.needed for j in jobs)
+    done = sum(1 for j in jobs if j.done)
+    table = Table(
+        title=f"crawling: {stored}/{needed} images stored, {done}/{len(jobs)} breeds done",
+        title_justify="left",
+    )
+    for col in ("breed", "stored", "found", "refused", "query"):
+        table.add_column(col, justify="right" if col in ("stored", "found") else "left")
+    active = [j for j in jobs if not j.done and (j.found or j.searching)]
+    for j in active[:LIVE_ROWS]:
+        table.add_row(
+            j.slug,
+            f"{j.stored}/{j.needed}",
+            str(j.found),
+            str(sum(j.refused.values())),
+            j.choice.query,
+        )
+    if len(active) > LIVE_ROWS:
+        table.add_row(f"… {len(active) - LIVE_ROWS} more", "", "", "", "")
+    return table
+
+
+def report_table(report: CrawlReport) -> Table:
+    table = Table(title=f"crawl run {report.run_id}: {report.status}", title_justify="left")
+    for col, just in [
+        ("breed", "left"),
+        ("found", "right"),
+        ("stored", "right"),
+        ("needed", "right"),
+        ("duplicates", "right"),
+        ("refused", "left"),
+        ("query", "left"),
+    ]:
+        table.add_column(col, justify=just)  # type: ignore[arg-type]
+    for j in report.jobs:
+        query = j.choice.query + (" (fallback)" if j.fell_back else "")
+        table.add_row(
+            j.slug,
+            str(j.found),
+            str(j.stored),
+            str(j.needed),
+            str(j.duplicates),
+            _refused_text(j.refused_other),
+            query,
+        )
+    return table
+
+
+def crawl(
+    ctx: typer.Context,
+    breed: Annotated[
+        list[str] | None, typer.Option("--breed", help="Only this breed (slug); repeatable.")
+    ] = None,
+    per_breed: Annotated[
+        int | None,
+        typer.Option(
+            "--per-breed",
+            help="Top each breed up to N pending + accepted images [default: its target, 50].",
+            show_default=False,
+        ),
+    ] = None,
+    source: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--source",
+            help="openverse, wikimedia or flickr; repeatable "
+            "[env: BREEDBENCH_CRAWL_SOURCES; default: openverse and wikimedia].",
+            show_default=False,
+        ),
+    ] = None,
+    dog_keyword: Annotated[
+        str | None,
+        typer.Option(
+            "--dog-keyword",
+            help="auto (ambiguous names, too few results, reviewer flags), always or never "
+            "[env: BREEDBENCH_CRAWL_DOG_KEYWORD; default: auto].",
+            show_default=False,
+        ),
+    ] = None,
+    min_size: Annotated[
+        int | None,
+        typer.Option(
+            "--min-size",
+            help="Refuse images whose short side is below PX "
+            "[env: BREEDBENCH_CRAWL_MIN_SIDE; default: 128].",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Crawl the image-search APIs until each breed has its images (pending + accepted).
+
+    Rejected images do not count, so running it again after a review round tops breeds up.
+    Ctrl-C stops cleanly; the next crawl continues where this one stopped.
+
+    Example: breedbench crawl --breed boxer --breed pug --per-breed 20
+    """
+    db = open_db(ctx)
+    if not db.settings.contact:
+        err_console.print(
+            "Warning: BREEDBENCH_CONTACT is not set; API operators ask for a contact in the "
+            "User-Agent.",
+            markup=False,
+        )
+    options = CrawlOptions(
+        breeds=breed or None,
+        per_breed=per_breed,
+        sources=source or None,
+        dog_keyword=dog_keyword,
+        min_size=min_size,
+    )
+    control = CrawlControl()
+    jobs_view: list[BreedJob] = []
+
+    def on_progress(job: BreedJob) -> None:
+        if not jobs_view and control.context is not None:
+            jobs_view.extend(control.context.jobs.values())
+
+    with Live(
+        get_renderable=lambda: progress_table(jobs_view),
+        console=console,
+        refresh_per_second=4,
+        transient=True,
+    ):
+        report = run_crawl(db, options, on_progress=on_progress, control=control)
+    for name, why in report.disabled_sources.items():
+        err_console.print(f"Note: source {name} did not run: {why}", markup=False)
+    if not report.jobs:
+        console.print("Every selected breed already has its images; nothing to crawl.")
+        return
+    console.print(report_table(report))
+    stored = sum(j.stored for j in report.jobs)
+    console.print(f"{stored} images stored in crawl run {report.run_id} ({report.status}).")
+
+
+def import_(
+    ctx: typer.Context,
+    root: Annotated[Path, typer.Argument(help="Folder with one sub-folder per breed.")],
+    accept: Annotated[
+        bool, typer.Option("--accept", help="Record an accept decision for every image.")
+    ] = False,
+    reviewer: Annotated[
+        str | None, typer.Option("--reviewer", help="Whose accept decisions (with --accept).")
+    ] = None,
+    min_size: Annotated[
+        int | None,
+        typer.Option("--min-size", help="Refuse images whose short side is below PX.", min=1),
+    ] = None,
+) -> None:
+    """Import ROOT/<breed>/* (slug or Stanford n02085620-Chihuahua folders), validated and
+    deduplicated like crawled images.
+
+    Example: breedbench import ./vetted --accept --reviewer alice
+    """
+    from crawler.importer import import_folder
+
+    db = open_db(ctx)
+    report = import_folder(db, root, accept=accept, reviewer=reviewer, min_side=min_size)
+    table = Table(title=f"import run {report.run_id}", title_justify="left")
+    for col in ("breed", "stored", "duplicates", "refused"):
+        table.add_column(col, justify="left" if col in ("breed", "refused") else "right")
+    for slug, counts in report.counts.items():
+        refused = {k: v for k, v in sorted(counts.items()) if k not in ("stored", "duplicate")}
+        dups = counts["duplicate"] + counts["near_duplicate"]
+        refused.pop("near_duplicate", None)
+        table.add_row(slug, str(counts["stored"]), str(dups), _refused_text(refused))
+    console.print(table)
+    for name in report.unknown_folders:
+        err_console.print(f"Skipped folder {name!r}: no breed with that slug or synset.")
+    summary = f"{report.total('stored')} images imported"
+    if accept:
+        summary += f", {report.accepted} accepted by {reviewer}"
+    console.print(summary + ".")
+
+
+def leakcheck(
+    ctx: typer.Context,
+    reference: Annotated[
+        Path,
+        typer.Option(
+            "--reference", help="Reference (training) images, e.g. Stanford Dogs Images/."
+        ),
+    ],
+    distance: Annotated[
+        int,
+        typer.Option("--distance", help="Largest pHash Hamming distance that counts as a match."),
+    ] = NEAR_DUPLICATE_DISTANCE,
+) -> None:
+    """Flag every stored image that near-matches a reference image (a training-set leak).
+
+    Example: breedbench leakcheck --reference ~/datasets/stanford-dogs/Images
+    """
+    from crawler.leakcheck import leakcheck as run_leakcheck
+
+    db = open_db(ctx)
+    report = run_leakcheck(
+        db, reference, max_distance=distance, on_stage=lambda m: err_console.print(m)
+    )
+    if report.leaks:
+        table = Table(title=f"{len(report.leaks)} leaks", title_justify="left")
+        for col in ("image", "breed", "reference", "distance"):
+            table.add_column(col)
+        for leak in report.leaks:
+            table.add_row(str(leak.image_id), leak.breed, leak.reference, str(leak.distance))
+        console.print(table)
+    new = sum(1 for leak in report.leaks if leak.new)
+    console.print(
+        f"Checked {report.checked} images against {report.reference_hashed} reference images "
+        f"({report.reference_files - report.reference_hashed} unreadable): "
+        f"{len(report.leaks)} leaks, {new} newly flagged."
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(crawl)
+    app.command("import")(import_)
+    app.command()(leakcheck)

@@ -1,0 +1,220 @@
+"""Every source passes the same offline suite against the local look-alike APIs.
+
+One crawl per source over the misbehaving image hosts (query "vizsla") and a second breed that
+shares a photo (query "weimaraner"); assertions are on the database rows, the store and the
+crawl run's refusal counts.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from PIL import Image as PILImage
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from sqlalchemy import select
+
+from crawler.runner import CrawlReport
+from crawler.settings import scrapy_settings
+from crawler.sources import SOURCES
+from crawler.spider import BreedSpider
+from db.database import Database
+from db.models import Breed, CrawlRun, FlagKind, Image, ImageFlag, RunStatus
+from tests.crawler.conftest import crawl
+from tests.crawler.mockserver import MISBEHAVING, OPENVERSE_CLIENT, MockServer
+
+SOURCE_NAMES = ["openverse", "wikimedia", "flickr"]
+
+
+def expected_refusals(source: str) -> Counter[str]:
+    reasons = Counter(r for r in MISBEHAVING.values() if r not in ("stored", "near_pair"))
+    reasons["near_duplicate"] = 1
+    if source == "wikimedia":
+        del reasons["svg"]  # Commons lists the SVG's MIME type: never downloaded
+    return reasons
+
+
+def rows_of(db: Database, slug: str) -> list[Image]:
+    with db.session() as s:
+        rows = list(
+            s.scalars(select(Image).join(Breed).where(Breed.slug == slug).order_by(Image.id))
+        )
+        s.expunge_all()
+    return rows
+
+
+@pytest.fixture(scope="module", params=SOURCE_NAMES)
+def source_crawl(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, mockserver
+):  # type: ignore[no-untyped-def]
+    """One crawl per source, shared by the assertions below (a crawl takes a few seconds)."""
+    from breedbench.settings import Settings
+    from db.database import open_database
+    from db.seed import seed_breeds
+
+    tmp = tmp_path_factory.mktemp(request.param)
+    db = open_database(Settings(data_dir=tmp / "data", database_url=f"sqlite:///{tmp}/t.db"))
+    with db.session() as s:
+        seed_breeds(s)
+    log_start = len(mockserver.log())
+    report = crawl(
+        db,
+        mockserver,
+        breeds=["vizsla", "weimaraner"],
+        sources=[request.param],
+        dog_keyword="never",
+    )
+    yield request.param, db, report, mockserver.log()[log_start:]
+    db.dispose()
+
+
+def test_stores_the_good_images_with_their_provenance(source_crawl) -> None:  # type: ignore[no-untyped-def]
+    source, db, report, _ = source_crawl
+    assert report.status == RunStatus.FINISHED
+    rows = rows_of(db, "vizsla")
+    paths = Counter(r.url.split("/", 3)[3] for r in rows if r.url)  # type: ignore[union-attr]
+    stored = {p for p, what in MISBEHAVING.items() if what == "stored"}
+    assert {f"/{p}" for p in paths} >= stored
+    near = [p for p in paths if f"/{p}" in ("/img/good/110.jpg", "/img/big/110.jpg")]
+    assert len(near) == 1, "exactly one of the re-encoded pair is kept"
+    assert len(rows) == len(stored) + 1
+    for r in rows:
+        assert r.source == source
+        assert r.query == "vizsla"
+        assert r.crawl_run_id == report.run_id
+        assert r.license and r.creator and r.creator.startswith("Photographer")
+        assert r.attribution and r.landing_url
+        assert "<a" not in r.creator  # Wikimedia's HTML artist is reduced to its text
+
+
+def test_store_holds_whole_files_and_thumbnails(source_crawl) -> None:  # type: ignore[no-untyped-def]
+    _, db, _, _ = source_crawl
+    rows = rows_of(db, "vizsla") + rows_of(db, "weimaraner")
+    for r in rows:
+        assert db.store.read(r.path)[:2] in (b"\xff\xd8", b"GI")
+        assert r.thumb_path and db.store.exists(r.thumb_path)
+    leftovers = [p for p in Path(db.store.root).rglob("*") if p.name.startswith(".tmp-")]
+    assert leftovers == []
+    by_path = {r.url.split("/img/", 1)[-1]: r for r in rows if r.url}  # type: ignore[union-attr]
+    rotated = by_path["rotated/107.jpg"]
+    assert (rotated.width, rotated.height) == (320, 240)  # original bytes, untouched
+    with PILImage.open(db.store.absolute(rotated.thumb_path)) as thumb:  # type: ignore[arg-type]
+        assert thumb.height > thumb.width  # EXIF orientation applied for display
+    with PILImage.open(db.store.absolute(by_path["cmyk/106.jpg"].thumb_path)) as thumb:  # type: ignore[arg-type]
+        assert thumb.mode == "RGB"
+    assert by_path["animated/108.gif"].format == "GIF"
+    assert by_path["moved/103"].width == 320  # the redirect was followed
+
+
+def test_refusals_are_counted_by_reason_in_the_run(source_crawl) -> None:  # type: ignore[no-untyped-def]
+    source, db, report, _ = source_crawl
+    with db.session() as s:
+        run = s.get(CrawlRun, report.run_id)
+        assert run is not None and run.status == RunStatus.FINISHED
+        stats = run.stats
+    refused = Counter({k.split("/", 1)[1]: v for k, v in stats.items() if k.startswith("refused/")})
+    assert refused == expected_refusals(source)
+    vizsla = stats["breeds"]["vizsla"]
+    assert vizsla["stored"] == len(rows_of(db, "vizsla"))
+    assert vizsla["duplicates"] == 1
+    assert vizsla["query"] == "vizsla"
+
+
+def test_same_photo_for_two_breeds_is_kept_and_flagged(source_crawl) -> None:  # type: ignore[no-untyped-def]
+    _, db, _, _ = source_crawl
+    shared = [r for r in rows_of(db, "vizsla") + rows_of(db, "weimaraner") if "/200." in r.url]  # type: ignore[operator]
+    assert len(shared) == 2 and shared[0].sha256 == shared[1].sha256
+    with db.session() as s:
+        flags = list(s.scalars(select(ImageFlag).where(ImageFlag.kind == FlagKind.CROSS_BREED)))
+    assert len(flags) == 1
+    assert {flags[0].image_id, flags[0].other_image_id} == {r.id for r in shared}
+    assert len(rows_of(db, "weimaraner")) == 3
+
+
+def test_politeness_user_agent_retry_after_and_robots(source_crawl) -> None:  # type: ignore[no-untyped-def]
+    _, _, _, log = source_crawl
+    assert all("breedbench/" in (e["user_agent"] or "") for e in log)
+    hits = [e["time"] for e in log if e["path"] == "/img/ratelimited/104.jpg"]
+    assert len(hits) == 2
+    assert hits[1] - hits[0] >= 0.9, "the retry waited for Retry-After: 1"
+    assert not any(e["path"].startswith("/private/") for e in log), "robots.txt was obeyed"
+    assert any(e["path"] == "/robots.txt" for e in log)
+
+
+def test_pages_are_followed(source_crawl) -> None:  # type: ignore[no-untyped-def]
+    source, _, _, log = source_crawl
+    api = {"openverse": "/openverse/v1/images/", "wikimedia": "/wikimedia/w/api.php"}.get(
+        source, "/flickr/services/rest/"
+    )
+    searches = [e for e in log if e["path"] == api and "vizsla" in e["query"]]
+    assert len(searches) == 4  # 20 results, 5 a page (the conftest's page size)
+
+
+# --- turning sources off ----------------------------------------------------------------------
+
+
+def test_flickr_without_key_turns_itself_off_naming_the_setting() -> None:
+    crawler = Crawler(
+        BreedSpider, {**scrapy_settings(_settings()), "BREEDBENCH_FLICKR_API_KEY": ""}
+    )
+    with pytest.raises(NotConfigured, match="BREEDBENCH_FLICKR_API_KEY"):
+        SOURCES["flickr"].from_crawler(crawler)
+
+
+def test_openverse_half_credentials_name_both_settings() -> None:
+    settings = {**scrapy_settings(_settings()), "BREEDBENCH_OPENVERSE_CLIENT_ID": "x"}
+    with pytest.raises(NotConfigured, match="BREEDBENCH_OPENVERSE_CLIENT_SECRET"):
+        SOURCES["openverse"].from_crawler(Crawler(BreedSpider, settings))
+
+
+def test_openverse_client_credentials_get_a_bearer_token(
+    database: Database, mockserver: MockServer
+) -> None:
+    start = len(mockserver.log())
+    report = crawl(
+        database,
+        mockserver,
+        breeds=["saluki"],
+        per_breed=2,
+        BREEDBENCH_OPENVERSE_CLIENT_ID=OPENVERSE_CLIENT[0],
+        BREEDBENCH_OPENVERSE_CLIENT_SECRET=OPENVERSE_CLIENT[1],
+    )
+    assert sum(j.stored for j in report.jobs) == 2
+    searches = [e for e in mockserver.log()[start:] if e["path"] == "/openverse/v1/images/"]
+    assert searches and all(e["authorization"] == "Bearer test-token-123" for e in searches)
+
+
+def test_openverse_bad_credentials_stop_the_source_with_a_reason(
+    database: Database, mockserver: MockServer
+) -> None:
+    report: CrawlReport = crawl(
+        database,
+        mockserver,
+        breeds=["saluki"],
+        per_breed=2,
+        BREEDBENCH_OPENVERSE_CLIENT_ID="wrong",
+        BREEDBENCH_OPENVERSE_CLIENT_SECRET="wrong",
+    )
+    assert "BREEDBENCH_OPENVERSE_CLIENT_ID" in report.disabled_sources["openverse"]
+    assert sum(j.stored for j in report.jobs) == 0
+
+
+def test_flickr_error_document_stops_the_source(database: Database, mockserver: MockServer) -> None:
+    report = crawl(
+        database,
+        mockserver,
+        breeds=["saluki"],
+        per_breed=2,
+        sources=["flickr"],
+        BREEDBENCH_FLICKR_API_KEY="not-the-key",
+    )
+    assert "Invalid API Key" in report.disabled_sources["flickr"]
+    assert report.stats["source_error/flickr"] == 1
+
+
+def _settings():  # type: ignore[no-untyped-def]
+    from breedbench.settings import Settings
+
+    return Settings()
