@@ -134,6 +134,14 @@ class Settings(BaseSettings):
         "model with the same resize skips decoding.",
     )
 
+    # --- compression (breedbench convert) ---
+    calibration_images: int = Field(
+        default=200,
+        ge=1,
+        description="Accepted images (stratified by breed) that calibrate a full-integer "
+        "conversion when `convert --calibration` is not given.",
+    )
+
     def resolved_database_url(self) -> str:
         """The database URL in force: the explicit one, or SQLite inside the data directory."""
         if self.database_url:

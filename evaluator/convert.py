@@ -541,7 +541,10 @@ def convert_version(
                 s, request.calibration, seed=request.seed, breed_ids=breeds
             )
         inputs = preprocess_images(db, calibration.image_ids, draft_spec.input)
+        # A batch dimension for NHWC inputs (a SavedModel or Keras signature is [None, H, W, 3]).
         rank = len(source.input_shape) if source.input_shape else None
+        if rank is None and draft_spec.input.kind == "tensor":
+            rank = 4
         representative = representative_dataset(inputs, rank)
     data = convert_to_tflite(source, request, representative)
     seconds = time.perf_counter() - started

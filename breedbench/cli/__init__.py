@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import typer
 
-from breedbench.cli import app_cmds, eval_cmds, export_cmds, review_cmds, setup_cmds
+from breedbench.cli import (
+    app_cmds,
+    compress_cmds,
+    eval_cmds,
+    export_cmds,
+    review_cmds,
+    setup_cmds,
+)
 from breedbench.cli.common import DataDirOption, DbOption, make_settings, new_app
 
 app = new_app(
@@ -27,6 +34,7 @@ app_cmds.register(app)
 review_cmds.register(app)
 # Each stage adds its commands below (one register call per module).
 export_cmds.register(app)
+compress_cmds.register(app)
 eval_cmds.register(app)
 
 
