@@ -15,17 +15,22 @@ from curation_app import ui
 PAGES = Path(__file__).parent / "app_pages"
 
 st.set_page_config(page_title="breedbench", page_icon="🐕", layout="wide")
-st.sidebar.markdown("## 🐕 breedbench")
+st.sidebar.markdown("## :material/pets: breedbench")
 
 # One entry per section; add a section with one line.
 SECTIONS = {
     "Review": [
-        st.Page(PAGES / "queue.py", title="Queue", icon="🖼️", default=True),
-        st.Page(PAGES / "grid.py", title="Grid", icon="🔲"),
-        st.Page(PAGES / "conflicts.py", title="Duplicates & conflicts", icon="⚖️"),
+        st.Page(PAGES / "queue.py", title="Queue", icon=":material/photo:", default=True),
+        st.Page(PAGES / "grid.py", title="Grid", icon=":material/grid_view:"),
+        st.Page(PAGES / "conflicts.py", title="Duplicates & conflicts", icon=":material/compare:"),
     ],
     "Dataset": [
-        st.Page(PAGES / "breeds.py", title="Breeds overview", icon="📋"),
+        st.Page(PAGES / "breeds.py", title="Breeds overview", icon=":material/table_chart:"),
+    ],
+    "Models & evaluations": [
+        st.Page(PAGES / "models.py", title="Models", icon="📈"),
+        st.Page(PAGES / "run_details.py", title="Run details", icon="🔍"),
+        st.Page(PAGES / "compare_runs.py", title="Compare runs", icon="🆚"),
     ],
 }
 
