@@ -103,9 +103,9 @@ def detect_format(path: Path) -> str:
         raise BreedbenchError(
             f"{path} is not a TFLite model: no 'TFL3' identifier (corrupted or another format)"
         )
-    if path.suffix.lower() in (".pb", ".graphdef") or path.stat().st_size > 0:
-        return "frozen_pb"
-    raise BreedbenchError(f"{path} is empty, not a model")
+    if path.stat().st_size == 0:
+        raise BreedbenchError(f"{path} is empty, not a model")
+    return "frozen_pb"  # the GraphDef parser decides
 
 
 def file_sha256(path: Path) -> str:

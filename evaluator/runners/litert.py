@@ -35,7 +35,8 @@ def open_interpreter(
 
 def describe_io(interp: Any) -> str:
     def fmt(d: dict[str, Any]) -> str:
-        return f"{d['name']} ({np.dtype(d['dtype']).name} {list(d['shape'])})"
+        shape = [int(x) for x in d["shape"]]
+        return f"{d['name']} ({np.dtype(d['dtype']).name} {shape})"
 
     return (
         f"its inputs: {', '.join(fmt(d) for d in interp.get_input_details())}; "
