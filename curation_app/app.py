@@ -28,9 +28,9 @@ SECTIONS = {
         st.Page(PAGES / "breeds.py", title="Breeds overview", icon=":material/table_chart:"),
     ],
     "Models & evaluations": [
-        st.Page(PAGES / "models.py", title="Models", icon="📈"),
-        st.Page(PAGES / "run_details.py", title="Run details", icon="🔍"),
-        st.Page(PAGES / "compare_runs.py", title="Compare runs", icon="🆚"),
+        st.Page(PAGES / "models.py", title="Models", icon=":material/monitoring:"),
+        st.Page(PAGES / "run_details.py", title="Run details", icon=":material/troubleshoot:"),
+        st.Page(PAGES / "compare_runs.py", title="Compare runs", icon=":material/compare_arrows:"),
     ],
 }
 

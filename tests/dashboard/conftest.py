@@ -1,0 +1,21 @@
+"""Dashboard fixtures: a database with seeded evaluation history, and the app pointed at it."""
+
+from __future__ import annotations
+
+import pytest
+
+from db.database import Database
+from tests.dashboard.seeding import Seeded, seed_evaluations
+
+
+@pytest.fixture
+def seeded(database: Database) -> Seeded:
+    return seed_evaluations(database)
+
+
+@pytest.fixture
+def app_env(database: Database, monkeypatch: pytest.MonkeyPatch) -> Database:
+    """The app reads its database from BREEDBENCH_* like ``breedbench review`` passes it."""
+    monkeypatch.setenv("BREEDBENCH_DATABASE_URL", database.settings.resolved_database_url())
+    monkeypatch.setenv("BREEDBENCH_DATA_DIR", str(database.settings.data_dir))
+    return database
