@@ -103,6 +103,10 @@ class StorePipeline:
         loop = asyncio.get_running_loop()
         spider = self.crawler.spider
         slug = item["breed"]
+        if self.context.stop_requested:
+            # Stopping: what is still arriving is dropped whole; the next crawl tops up.
+            self.crawler.stats.inc_value("dropped/stopping")
+            raise DropItem("crawl is stopping")
         outcome, cross = "error", False
         try:
             validate = partial(

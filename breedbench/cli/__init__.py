@@ -11,6 +11,7 @@ import typer
 from breedbench.cli import (
     app_cmds,
     compress_cmds,
+    crawl_cmds,
     eval_cmds,
     export_cmds,
     review_cmds,
@@ -33,6 +34,7 @@ setup_cmds.register(app)
 app_cmds.register(app)
 review_cmds.register(app)
 # Each stage adds its commands below (one register call per module).
+crawl_cmds.register(app)
 export_cmds.register(app)
 compress_cmds.register(app)
 eval_cmds.register(app)

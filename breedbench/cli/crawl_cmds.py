@@ -155,7 +155,9 @@ def crawl(
         return
     console.print(report_table(report))
     stored = sum(j.stored for j in report.jobs)
-    console.print(f"{stored} images stored in crawl run {report.run_id} ({report.status}).")
+    console.print(
+        f"{stored} images stored in crawl run {report.run_id} ({report.status}).", soft_wrap=True
+    )
 
 
 def import_(
@@ -195,7 +197,7 @@ def import_(
     summary = f"{report.total('stored')} images imported"
     if accept:
         summary += f", {report.accepted} accepted by {reviewer}"
-    console.print(summary + ".")
+    console.print(summary + ".", soft_wrap=True)
 
 
 def leakcheck(
@@ -232,7 +234,8 @@ def leakcheck(
     console.print(
         f"Checked {report.checked} images against {report.reference_hashed} reference images "
         f"({report.reference_files - report.reference_hashed} unreadable): "
-        f"{len(report.leaks)} leaks, {new} newly flagged."
+        f"{len(report.leaks)} leaks, {new} newly flagged.",
+        soft_wrap=True,
     )
 
 

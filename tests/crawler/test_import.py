@@ -1,0 +1,119 @@
+"""Folder import: both folder name styles, the same validation and dedup, ``--accept``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from breedbench.cli import app
+from crawler.importer import import_folder
+from db.database import Database
+from db.models import Breed, CrawlRun, Image, ImageStatus, Review, RunStatus
+from tests.factories import encode, jpeg_bytes, photo
+
+cli = CliRunner()
+
+
+def make_tree(root: Path) -> None:
+    (root / "boxer").mkdir(parents=True)
+    (root / "boxer" / "a.jpg").write_bytes(jpeg_bytes(seed=1))
+    (root / "boxer" / "b.png").write_bytes(encode(photo(300, 200, seed=2), "PNG"))
+    (root / "boxer" / "tiny.png").write_bytes(encode(photo(20, 20, seed=3), "PNG"))
+    (root / "boxer" / "notes.txt").write_bytes(b"vetted by the team")
+    (root / "boxer" / ".DS_Store").write_bytes(b"\x00\x01")
+    stanford = root / "n02085620-Chihuahua"
+    stanford.mkdir()
+    (stanford / "n02085620_7.jpg").write_bytes(jpeg_bytes(seed=4))
+    (stanford / "n02085620_8.jpg").write_bytes(jpeg_bytes(400, 300, seed=4, quality=70))
+    (root / "German_short-haired_pointer").mkdir()
+    (root / "German_short-haired_pointer" / "x.jpg").write_bytes(jpeg_bytes(seed=5))
+    (root / "wolves").mkdir()
+    (root / "wolves" / "w.jpg").write_bytes(jpeg_bytes(seed=6))
+
+
+def rows(db: Database) -> dict[str, list[Image]]:
+    out: dict[str, list[Image]] = {}
+    with db.session() as s:
+        for slug, img in s.execute(select(Breed.slug, Image).join(Image.breed)):
+            out.setdefault(slug, []).append(img)
+        s.expunge_all()
+    return out
+
+
+def base(db: Database) -> list[str]:
+    return ["--db", db.settings.resolved_database_url(), "--data-dir", str(db.settings.data_dir)]
+
+
+def test_import_reads_slug_and_stanford_folders(database: Database, tmp_path: Path) -> None:
+    make_tree(tmp_path / "root")
+    report = import_folder(database, tmp_path / "root")
+    got = rows(database)
+    assert {k: len(v) for k, v in got.items()} == {
+        "boxer": 2,
+        "chihuahua": 1,  # the second file is the same photo re-encoded
+        "german_short-haired_pointer": 1,
+    }
+    assert report.unknown_folders == ["wolves"]
+    assert report.counts["boxer"]["too_small"] == 1
+    assert report.counts["boxer"]["not_an_image"] == 1
+    assert report.counts["chihuahua"]["near_duplicate"] == 1
+    img = got["boxer"][0]
+    assert img.source == "import" and img.url and img.url.startswith("file://")
+    assert img.status == ImageStatus.PENDING
+    with database.session() as s:
+        run = s.get(CrawlRun, report.run_id)
+        assert run is not None and run.kind == "import" and run.status == RunStatus.FINISHED
+        assert run.stats["breeds"]["boxer"]["stored"] == 2
+
+
+def test_cli_import_accept_records_decisions_and_is_idempotent(
+    database: Database, tmp_path: Path
+) -> None:
+    make_tree(tmp_path / "root")
+    result = cli.invoke(app, [*base(database), "import", str(tmp_path / "root")])
+    assert result.exit_code == 0, result.output
+    assert "4 images imported" in result.output and "wolves" in result.output
+    # Again with --accept: nothing new is stored, the pending images are accepted.
+    result = cli.invoke(
+        app,
+        [*base(database), "import", str(tmp_path / "root"), "--accept", "--reviewer", "alice"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "0 images imported, 4 accepted by alice" in result.output
+    got = rows(database)
+    assert all(i.status == ImageStatus.ACCEPTED for v in got.values() for i in v)
+    with database.session() as s:
+        reviewers = set(s.scalars(select(Review.reviewer)))
+    assert reviewers == {"alice"}
+
+
+def test_cli_import_accept_on_a_fresh_set(database: Database, tmp_path: Path) -> None:
+    (tmp_path / "r" / "pug").mkdir(parents=True)
+    (tmp_path / "r" / "pug" / "1.jpg").write_bytes(jpeg_bytes(seed=11))
+    result = cli.invoke(
+        app, [*base(database), "import", str(tmp_path / "r"), "--accept", "--reviewer", "bob"]
+    )
+    assert result.exit_code == 0, result.output
+    assert [i.status for i in rows(database)["pug"]] == [ImageStatus.ACCEPTED]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["{root}", "--accept"], "--accept needs --reviewer"),
+        (["{root}/nope"], "does not exist"),
+        (["{root}/boxer"], "no breed folders"),
+    ],
+)
+def test_cli_import_errors(
+    database: Database, tmp_path: Path, args: list[str], message: str
+) -> None:
+    make_tree(tmp_path / "root")
+    argv = [a.format(root=tmp_path / "root") for a in args]
+    result = cli.invoke(app, [*base(database), "import", *argv])
+    assert result.exit_code == 1 and result.output.startswith("Error: ")
+    assert message in result.output
+    assert rows(database) == {}
