@@ -39,6 +39,7 @@ frame = pd.DataFrame(
         for r in rows
     ]
 )
+frame["reject rate"] = frame["reject rate"].astype(float)  # NaN (blank) until reviewed
 high = {r.counts.slug for r in rows if r.high_reject}
 only_high = st.toggle(f"Only breeds with a high reject rate ({len(high)})", key="only_high")
 shown = frame[frame["slug"].isin(high)] if only_high else frame
@@ -52,7 +53,7 @@ def _highlight(row: pd.Series) -> list[str]:
 st.dataframe(
     shown.style.apply(_highlight, axis=1),
     hide_index=True,
-    height=420,
+    height="auto" if only_high else 420,
     column_config={
         "progress": st.column_config.ProgressColumn("accepted / target", min_value=0, max_value=1),
         "reject rate": st.column_config.NumberColumn(format="percent"),
@@ -66,7 +67,8 @@ st.caption(
 st.subheader("The query finds the wrong things")
 by_slug = {r.counts.slug: r for r in rows}
 order = sorted(by_slug, key=lambda slug: (slug not in high, by_slug[slug].counts.name))
-slug = st.selectbox(
+pick, act = st.columns([3, 2], vertical_alignment="bottom")
+slug = pick.selectbox(
     "Breed", order, index=None, key="flag_breed", placeholder="Type to search breeds",
     format_func=lambda s: f"{by_slug[s].counts.name} — “{by_slug[s].counts.effective_query}”"
     + (" (high reject rate)" if s in high else ""),
@@ -74,8 +76,8 @@ slug = st.selectbox(
 if slug is not None:
     chosen = by_slug[slug].counts
     if chosen.dog_keyword:
-        st.info(f"The next crawl already searches “{chosen.effective_query}”.")
-    elif st.button("Use the dog keyword for the next crawl", key="use_dog_keyword"):
+        act.info(f"The next crawl searches “{chosen.effective_query}”.")
+    elif act.button("Use the dog keyword for the next crawl", key="use_dog_keyword"):
         reviewer = ui.require_reviewer()
         try:
             with db.session() as s:

@@ -20,8 +20,8 @@ with db.session() as s:
     breeds = breed_choices(s)
 labels = {b.id: b.label for b in breeds}
 
-breed_filter = st.selectbox(
-    "Breed", [None, *labels], format_func=lambda i: "All breeds" if i is None else labels[i],
+breed_filter = st.sidebar.selectbox(
+    "Review breed", [None, *labels], format_func=lambda i: "All breeds" if i is None else labels[i],
     key="queue_breed",
 )  # fmt: skip
 
@@ -59,7 +59,7 @@ def _act(image_id: int, decision: Decision, reason: str | None = None) -> None:
 
 
 def _info(card: ImageCard, remaining: int) -> None:
-    st.markdown(f'<p class="bb-breed">{card.breed_name}</p>', unsafe_allow_html=True)
+    st.subheader(card.breed_name, anchor=False)
     st.caption(f"{card.breed_slug} · image #{card.id} · {remaining} left in your queue")
     source = f"[{card.source}]({card.landing_url})" if card.landing_url else card.source
     st.markdown(
@@ -87,9 +87,10 @@ def _buttons(card: ImageCard) -> None:
     right.button("Undo", key="undo", shortcut="U", width="stretch",
                  on_click=_act, args=(card.id, Decision.UNDO))  # fmt: skip
     others = [b for b in labels if b != card.breed_id]
-    st.selectbox("Relabel to another breed", others, format_func=labels.get, index=None,
-                 placeholder="Type to search breeds", key="relabel_target")  # fmt: skip
-    st.button("Relabel", key="relabel", shortcut="L", width="stretch",
+    pick, go = st.columns([3, 1], vertical_alignment="bottom")
+    pick.selectbox("Relabel to another breed", others, format_func=labels.get, index=None,
+                   placeholder="Type to search breeds", key="relabel_target")  # fmt: skip
+    go.button("Relabel", key="relabel", shortcut="L", width="stretch",
               disabled=st.session_state.get("relabel_target") is None,
               on_click=_act, args=(card.id, Decision.RELABEL))  # fmt: skip
 
@@ -103,10 +104,11 @@ def review_panel() -> None:
             cards = cards_by_id(s, [front]) + cards
         remaining = pending_count(s, reviewer, breed_filter)
     message = st.session_state.pop("queue_message", None)
-    if message:
-        kind, text = message
-        {"ok": st.success, "error": st.error, "info": st.info}[kind](text, icon=None)
+    if message and message[0] != "ok":
+        (st.error if message[0] == "error" else st.info)(message[1])
     if not cards:
+        if message and message[0] == "ok":
+            st.caption(f"Last: {message[1]}")
         st.success("Nothing left to review here. Thank you!")
         st.button("Undo", key="undo", shortcut="U", on_click=_act, args=(0, Decision.UNDO))
         return
@@ -122,6 +124,8 @@ def review_panel() -> None:
     with side:
         _info(card, remaining)
         _buttons(card)
+        last = message[1] if message and message[0] == "ok" else ""
+        st.caption(f"Last: {last}" if last else "Decide with the keys shown on the buttons.")
 
 
 review_panel()
