@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from breedbench.cli.common import console, err_console, open_db
@@ -14,6 +15,8 @@ from evaluator.convert import IO_TYPES, QUANTIZE_MODES, ConversionRequest, conve
 from evaluator.parity import MAX_DISAGREEMENTS_SHOWN, ParityResult, run_parity
 from evaluator.spec import read_toml
 from evaluator.tradeoff import TradeoffRow, tradeoff_rows, write_plot
+
+WIDE_TABLE = 170
 
 
 def _pct(x: float | None) -> str:
@@ -129,7 +132,11 @@ def _describe_input(inp: dict) -> str:
     if inp.get("size"):
         parts.append(f"{inp['size'][0]}×{inp['size'][1]} ({inp.get('resize')})")
     if "scale" in inp or "offset" in inp:
-        parts.append(f"x × {inp.get('scale', 1.0):g} + {inp.get('offset', 0.0):g}")
+        scale, offset = inp.get("scale", 1.0), inp.get("offset", 0.0)
+        expr = "x" if scale == 1 else f"x × {scale:g}"
+        if offset:
+            expr += f" − {-offset:g}" if offset < 0 else f" + {offset:g}"
+        parts.append(expr)
     if "mean" in inp:
         parts.append(f"(x − {inp['mean']}) / {inp['std']}")
     return ", ".join(parts)
@@ -190,7 +197,7 @@ def _print_parity(r: ParityResult) -> None:
         console.print(dis)
     if r.mismatch_suspected:
         msg = (
-            f"WARNING: top-1 agreement {_pct(r.agreement)} is far below the ≥ "
+            f"Top-1 agreement {_pct(r.agreement)} is far below the ≥ "
             f"{_pct(r.expected_agreement)} that {r.quantization or 'a conversion'} normally "
             f"keeps: likely a preprocessing mismatch, not quantization loss."
         )
@@ -222,7 +229,9 @@ def tradeoff(
     db = open_db(ctx)
     with db.session() as s:
         rows = tradeoff_rows(s, name)
-    console.print(_tradeoff_table(name, rows))
+    # A wide table: piped or redirected output is not limited to 80 columns.
+    out = console if console.is_terminal else Console(width=max(console.width, WIDE_TABLE))
+    out.print(_tradeoff_table(name, rows))
     missing = [r.version.ref for r in rows if r.run_id is None]
     if missing:
         console.print(

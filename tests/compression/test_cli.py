@@ -1,0 +1,95 @@
+"""``breedbench convert | parity | tradeoff`` through Typer's CliRunner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from breedbench.cli import app
+from tests.compression.conftest import Workspace
+from tests.evaluator.conftest import lite_spec, register
+
+runner = CliRunner()
+
+
+def run(ws: Workspace, *args: str) -> tuple[int, str]:
+    result = runner.invoke(app, [*ws.cli_base(), *args], terminal_width=200)
+    return result.exit_code, result.output
+
+
+def test_convert_registers_and_prints_the_derived_input(workspace: Workspace) -> None:
+    code, out = run(
+        workspace,
+        "convert",
+        "tiny:pb",
+        "--quantize",
+        "int8",
+        "--io",
+        "uint8",
+        "--input",
+        "Sub",
+        "--calibration",
+        "4",
+        "--version",
+        "cli-q8",
+    )
+    assert code == 0, out
+    assert "Registered tiny:cli-q8 (parent tiny:pb)" in out
+    assert "Input Sub (uint8 [1, 32, 32, 3]): tensor, 32×32 (tf_bilinear), x − 128" in out
+    assert "Calibrated on 4 accepted images of 4 breeds" in out
+    assert "breedbench parity tiny:pb tiny:cli-q8" in out
+    code, out = run(workspace, "models", "list")
+    assert code == 0 and "cli-q8" in out
+
+
+def test_convert_errors_are_one_line(workspace: Workspace) -> None:
+    code, out = run(workspace, "convert", "tiny:pb", "--quantize", "dynamic", "--io", "int8")
+    assert code == 1
+    assert out.strip() == (
+        "Error: --io int8 needs --quantize int8: only a full-integer model has integer input and "
+        "output"
+    )
+    code, out = run(workspace, "convert", "tiny:pb", "--input", "Nowhere")
+    assert code == 1 and out.startswith("Error: no tensor 'Nowhere' in the graph")
+    assert "Traceback" not in out
+
+
+def test_convert_uses_the_calibration_setting(workspace: Workspace, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("BREEDBENCH_CALIBRATION_IMAGES", "3")
+    code, out = run(
+        workspace, "convert", "tiny:pb", "--quantize", "int8", "--input", "Sub", "--version", "env3"
+    )
+    assert code == 0, out
+    assert "Calibrated on 3 accepted images" in out
+
+
+def test_parity_flags_raw_pixels_and_prints_json(workspace: Workspace) -> None:
+    register(
+        workspace.db, workspace.tiny.sub_float, lite_spec(workspace.tiny, 0.0), version="cli-raw"
+    )
+    code, out = run(workspace, "parity", "tiny:pb", "tiny:cli-raw")
+    assert code == 0, out
+    assert "top-1 agreement" in out and "images where top-1 differs" in out
+    assert "likely a preprocessing mismatch" in out
+    assert "x − 128 (the input expects pixels − 128) gives 100.0% agreement" in out
+    code, out = run(workspace, "parity", "tiny:pb", workspace.converted["none"].ref, "--json")
+    assert code == 0, out
+    data = json.loads(out)
+    assert data["agreement"] == 1.0 and data["quantization"] == "none"
+    assert data["mismatch_suspected"] is False and data["disagreements"] == []
+
+
+def test_tradeoff_table_and_plot(workspace: Workspace, tmp_path: Path) -> None:
+    code, out = run(workspace, "evaluate", workspace.converted["dynamic"].ref)
+    assert code == 0, out
+    code, out = run(workspace, "tradeoff", "tiny", "--plot", str(tmp_path / "tiny"))
+    assert code == 0, out
+    assert "tiny:" in out and "versions" in out
+    row = next(line for line in out.splitlines() if "│ dynamic " in line)
+    assert "tflite" in row and "tiny:pb" in row and "%" in row
+    assert "Not evaluated yet:" in out and "tiny:float16" in out
+    assert (tmp_path / "tiny.png").stat().st_size > 0 and (tmp_path / "tiny.svg").is_file()
+    code, out = run(workspace, "tradeoff", "nope")
+    assert code == 1 and "no model called 'nope'" in out
