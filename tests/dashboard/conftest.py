@@ -19,3 +19,12 @@ def app_env(database: Database, monkeypatch: pytest.MonkeyPatch) -> Database:
     monkeypatch.setenv("BREEDBENCH_DATABASE_URL", database.settings.resolved_database_url())
     monkeypatch.setenv("BREEDBENCH_DATA_DIR", str(database.settings.data_dir))
     return database
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    """Keep each phase's report on the test item, so a fixture can tell the test failed (and
+    keep a screenshot)."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

@@ -8,13 +8,15 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from breedbench.cli import app
 from breedbench.errors import BreedbenchError
-from db.database import Database
+from breedbench.settings import Settings
+from db.database import Database, open_database
 from db.export import MANIFEST_FIELDS, export_dataset
-from db.models import Decision, FlagKind, Image, ImageFlag
+from db.models import Breed, Decision, FlagKind, Image, ImageFlag, ImageStatus
 from db.reviews import record_decision
 from tests.factories import encode, image_row, insert_image, photo
 
@@ -224,3 +226,39 @@ def test_cli_export_and_clean_error(
     assert "Traceback" not in result.output
     result = runner.invoke(app, [*base, "export", "--format", "xml", str(tmp_path / "z")])
     assert result.exit_code == 2 and "xml" in result.output
+
+
+def test_export_then_import_gives_the_same_images_and_breeds(
+    database: Database, curated: dict[str, list[int]], tmp_path: Path
+) -> None:
+    base = ["--db", database.settings.resolved_database_url(), "--data-dir"]
+    base.append(str(database.settings.data_dir))
+    tree = tmp_path / "tree"
+    result = runner.invoke(app, [*base, "export", "--format", "folders", str(tree)])
+    assert result.exit_code == 0, result.output
+    expected = set()
+    for slug, ids in curated.items():
+        expected |= {(slug, image_row(database, i).sha256) for i in ids}
+
+    other = ["--db", f"sqlite:///{tmp_path / 'other.db'}", "--data-dir", str(tmp_path / "o")]
+    assert runner.invoke(app, [*other, "init"]).exit_code == 0
+    result = runner.invoke(app, [*other, "import", str(tree), "--accept", "--reviewer", "ana"])
+    assert result.exit_code == 0, result.output
+    imported = open_database(
+        Settings(data_dir=tmp_path / "o", database_url=f"sqlite:///{tmp_path / 'other.db'}")
+    )
+    try:
+        with imported.session() as s:
+            rows = s.execute(
+                select(Breed.slug, Image.sha256, Image.status).join(
+                    Breed, Breed.id == Image.breed_id
+                )
+            ).all()
+            got = {(slug, sha) for slug, sha, _ in rows}
+            assert got == expected
+            assert {status for _, _, status in rows} == {ImageStatus.ACCEPTED}
+            for _slug, sha in expected:
+                path = s.scalar(select(Image.path).where(Image.sha256 == sha))
+                assert hashlib.sha256(imported.store.read(path)).hexdigest() == sha
+    finally:
+        imported.dispose()

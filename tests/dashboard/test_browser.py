@@ -1,0 +1,171 @@
+"""The dashboard in real headless Chromium (Debian's): charts draw, the gallery shows pictures,
+and "Send back to review" records a reset. A screenshot is kept when a check fails."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from db.database import Database
+from db.models import Decision, Image, ImageStatus, Review
+from tests.dashboard.seeding import Seeded
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+APP = Path(__file__).resolve().parents[2] / "curation_app" / "app.py"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def server(database: Database, seeded: Seeded, tmp_path: Path) -> Iterator[str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "BREEDBENCH_DATABASE_URL": database.settings.resolved_database_url(),
+        "BREEDBENCH_DATA_DIR": str(database.settings.data_dir),
+    }
+    log = (tmp_path / "streamlit.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "streamlit", "run", str(APP),
+            "--server.headless", "true",
+            "--server.address", "127.0.0.1",
+            "--server.port", str(port),
+            "--browser.gatherUsageStats", "false",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as r:
+                    if r.read() == b"ok":
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                pytest.fail("the app did not start:\n" + (tmp_path / "streamlit.log").read_text())
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture
+def page(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        pg = browser.new_page(viewport={"width": 1400, "height": 1100})
+        try:
+            yield pg
+        finally:
+            report = getattr(request.node, "rep_call", None)
+            if report is None or report.failed:
+                shot = tmp_path / "failure.png"
+                pg.screenshot(path=str(shot), full_page=True)
+                print(f"screenshot: {shot}")
+            browser.close()
+
+
+def _drawn_charts(pg) -> int:  # type: ignore[no-untyped-def]
+    """Vega charts with a drawn canvas or SVG of real size."""
+    return int(
+        pg.evaluate(
+            """() => [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
+                .filter(el => {
+                    const g = el.querySelector('canvas, svg.marks');
+                    if (!g) return false;
+                    const r = g.getBoundingClientRect();
+                    return r.width > 100 && r.height > 100;
+                }).length"""
+        )
+    )
+
+
+def test_charts_and_gallery_render_and_send_back_works(
+    server: str, page, database: Database, seeded: Seeded
+) -> None:  # type: ignore[no-untyped-def]
+    pg = page
+    pg.goto(f"{server}/models")
+    pg.get_by_text("Trade-offs", exact=True).wait_for(timeout=20_000)
+    pg.wait_for_function(
+        """() => document.querySelectorAll('[data-testid="stVegaLiteChart"] canvas, '
+            + '[data-testid="stVegaLiteChart"] svg.marks').length >= 2""",
+        timeout=20_000,
+    )
+    assert _drawn_charts(pg) == 2  # history, trade-off
+
+    run = seeded.runs["pb-1"]
+    pg.goto(f"{server}/run_details?run={run}&reviewer=dora")
+    pg.get_by_role("tab", name="Mistakes").wait_for(timeout=20_000)
+    pg.wait_for_function(
+        """() => document.querySelectorAll('[data-testid="stVegaLiteChart"] canvas, '
+            + '[data-testid="stVegaLiteChart"] svg.marks').length >= 1""",
+        timeout=20_000,
+    )
+    assert _drawn_charts(pg) == 1  # per-breed accuracy
+    pg.get_by_role("tab", name="Mistakes").click()
+    cards = pg.locator('[class*="st-key-mistake-"]')
+    cards.first.wait_for(timeout=20_000)
+    wrong = sum(r != 1 for r in seeded.ranks["pb-1"].values())
+    assert cards.count() == min(wrong, 12)
+    pg.wait_for_function(
+        """() => [...document.querySelectorAll('[class*="st-key-mistake-"] img')]
+            .every(img => img.complete && img.naturalWidth > 0)""",
+        timeout=20_000,
+    )
+    first = cards.first
+    image_id = int(
+        next(
+            c for c in (first.get_attribute("class") or "").split() if c.startswith("st-key-")
+        ).rsplit("-", 1)[1]
+    )
+    assert "pug" in first.inner_text()  # the model's top guess is listed with its probability
+    first.get_by_role("button", name="Send back to review").click()
+    pg.get_by_text("In the review queue").first.wait_for(timeout=20_000)
+    with database.session() as s:
+        assert s.get(Image, image_id).status == ImageStatus.PENDING  # type: ignore[union-attr]
+        reviewers = s.scalars(
+            select(Review.reviewer).where(
+                Review.image_id == image_id, Review.decision == Decision.RESET
+            )
+        ).all()
+    assert reviewers == ["dora"]
