@@ -12,6 +12,14 @@ from db.models import Review
 from tests.factories import insert_image
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
+    """Keeps each phase's report on the test item, so a fixture can tell a failure."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
 @pytest.fixture
 def add_images(database: Database) -> Callable[[str, int], list[int]]:
     """``add_images("boxer", 3)``: that many distinct images of a breed; their ids."""

@@ -1,0 +1,112 @@
+"""Driving the review app in a real Chromium: start ``breedbench review``, wait, find the image.
+
+Shared by the end-to-end tests and ``bench/review.py``; Debian's ``chromium`` is used as is
+(no browser download).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+IMAGE = ".st-key-review-image img"
+
+
+def chromium_missing() -> str | None:
+    """Why browser tests cannot run here, or None."""
+    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
+        return f"{CHROMIUM} is missing (apt-get install -y chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright Python package is not installed"
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def review_server(
+    data_dir: Path, database_url: str, *, min_reviews: int = 1, log: Path | None = None
+) -> Iterator[str]:
+    """``breedbench review`` on a free port; yields its base URL, stops it afterwards."""
+    port = free_port()
+    cmd = [
+        sys.executable, "-m", "breedbench", "--data-dir", str(data_dir), "--db", database_url,
+        "review", "--port", str(port), "--min-reviews", str(min_reviews),
+    ]  # fmt: skip
+    out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"breedbench review exited with {proc.returncode}")
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as r:
+                    if r.read() == b"ok":
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("breedbench review did not answer within 60 s")
+            time.sleep(0.2)
+        yield url
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        if log:
+            out.close()  # type: ignore[union-attr]
+
+
+def shown_image_src(page) -> str:  # type: ignore[no-untyped-def]
+    return page.locator(IMAGE).first.get_attribute("src") or ""
+
+
+def wait_for_next_image(page, previous_src: str, timeout_ms: float = 15_000) -> str:  # type: ignore[no-untyped-def]
+    """Wait until another image is in place *and* decoded; returns its src."""
+    page.wait_for_function(
+        """([sel, prev]) => {
+            const img = document.querySelector(sel);
+            return img && img.getAttribute('src') !== prev && img.complete
+                && img.naturalWidth > 0;
+        }""",
+        arg=[IMAGE, previous_src],
+        timeout=timeout_ms,
+    )
+    return shown_image_src(page)
+
+
+def shown_image_id(page) -> int:  # type: ignore[no-untyped-def]
+    """The id in the caption "… · image #12 · …" next to the picture."""
+    text = page.get_by_text("image #").first.inner_text()
+    return int(text.split("image #")[1].split()[0])

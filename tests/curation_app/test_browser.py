@@ -1,0 +1,87 @@
+"""End to end in headless Chromium: ``breedbench review`` started for real, a reviewer chosen,
+five images decided with the keyboard, the rows read back from the database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from db.database import Database
+from db.models import Decision
+from tests.curation_app.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    chromium_missing,
+    review_server,
+    shown_image_id,
+    shown_image_src,
+    wait_for_next_image,
+)
+from tests.curation_app.conftest import reviews_of
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+missing = chromium_missing()
+if missing:
+    pytest.skip(f"browser tests need Chromium: {missing}", allow_module_level=True)
+
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+
+@pytest.fixture
+def browser_page(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """A Chromium page; a screenshot lands in test-artifacts/ when the test fails."""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        page.set_default_timeout(20_000)
+        try:
+            yield page
+        finally:
+            report = getattr(request.node, "rep_call", None)
+            if report is None or report.failed:
+                ARTIFACTS.mkdir(exist_ok=True)
+                page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+            browser.close()
+
+
+def test_choose_reviewer_and_decide_five_images_with_the_keyboard(
+    database: Database, add_images, browser_page, tmp_path: Path
+) -> None:
+    ids = add_images("boxer", 7)
+    page = browser_page
+    settings = database.settings
+    with review_server(settings.data_dir, settings.resolved_database_url(),
+                       log=tmp_path / "server.log") as url:  # fmt: skip
+        page.goto(url)
+        page.get_by_label("Your name").fill("Eve Tester")
+        page.get_by_role("button", name="Start reviewing").click()
+        page.locator(".st-key-review-image img").wait_for()
+        assert "reviewer=Eve+Tester" in page.url or "reviewer=Eve%20Tester" in page.url
+        keys = ["a", "2", "a", "6", "s"]
+        seen = []
+        src = shown_image_src(page)
+        for key in keys:
+            seen.append(shown_image_id(page))
+            page.keyboard.press(key)
+            src = wait_for_next_image(page, src)
+        assert seen == ids[:5]
+        assert shown_image_id(page) == ids[5]
+        # Typing in the breed search is text, not a shortcut.
+        page.locator(".st-key-relabel_target input").first.fill("a pug")
+        page.wait_for_timeout(800)
+        rows = reviews_of(database)
+        assert [(r.image_id, r.reviewer, r.decision, r.reason) for r in rows] == [
+            (ids[0], "Eve Tester", Decision.ACCEPT, None),
+            (ids[1], "Eve Tester", Decision.REJECT, "not_a_dog"),
+            (ids[2], "Eve Tester", Decision.ACCEPT, None),
+            (ids[3], "Eve Tester", Decision.REJECT, "poor_quality"),
+            (ids[4], "Eve Tester", Decision.SKIP, None),
+        ]
+        # A reload keeps the reviewer (it is in the URL) and the queue moves on.
+        page.reload()
+        page.locator(".st-key-review-image img").wait_for()
+        assert page.locator("section[data-testid=stSidebar]").get_by_text("Eve Tester").is_visible()
+        assert shown_image_id(page) == ids[5]
