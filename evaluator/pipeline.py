@@ -429,10 +429,15 @@ def rich_progress() -> Iterator[ProgressSink]:
         task: Any = None
 
         def start(self, total: int, description: str) -> None:
+            bar.start()  # only now: an error before the first image prints no empty bar
             self.task = bar.add_task(description, total=total)
 
         def advance(self, n: int) -> None:
             bar.advance(self.task, n)
 
-    with bar:
-        yield _Sink()
+    sink = _Sink()
+    try:
+        yield sink
+    finally:
+        if sink.task is not None:
+            bar.stop()

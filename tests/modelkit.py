@@ -47,7 +47,12 @@ def class_colour(label: int, n_classes: int) -> np.ndarray:
 
 
 def class_image(
-    label: int, n_classes: int, seed: int, width: int = 64, height: int = 48
+    label: int,
+    n_classes: int,
+    seed: int,
+    width: int = 64,
+    height: int = 48,
+    tint: tuple[float, float] = (0.2, 0.75),
 ) -> PILImage.Image:
     """One RGB image of class ``label``: smooth random blobs tinted by the class colour.
 
@@ -56,17 +61,24 @@ def class_image(
     """
     rng = np.random.default_rng([seed, label, 7])
     small = rng.integers(0, 256, size=(5, 6, 3)).astype(np.float64)
-    alpha = rng.uniform(0.2, 0.75)
+    alpha = rng.uniform(*tint)
     tinted = (1 - alpha) * small + alpha * class_colour(label, n_classes)
     img = PILImage.fromarray(np.clip(tinted, 0, 255).astype(np.uint8), "RGB")
     return img.resize((width, height), PILImage.Resampling.BICUBIC)
 
 
 def class_jpeg(
-    label: int, n_classes: int, seed: int, width: int = 64, height: int = 48, quality: int = 92
+    label: int,
+    n_classes: int,
+    seed: int,
+    width: int = 64,
+    height: int = 48,
+    quality: int = 92,
+    tint: tuple[float, float] = (0.2, 0.75),
 ) -> bytes:
+    """A JPEG of ``class_image``; a lower ``tint`` makes harder (more often misread) images."""
     buf = io.BytesIO()
-    class_image(label, n_classes, seed, width, height).save(buf, "JPEG", quality=quality)
+    class_image(label, n_classes, seed, width, height, tint).save(buf, "JPEG", quality=quality)
     return buf.getvalue()
 
 

@@ -215,33 +215,19 @@ def history(
             deltas[r.id] = f"{_signed(r.top1 - before.top1)}{same}"
         previous[r.version_id] = r
     table = Table(title=f"{len(runs)} runs" + (f" of {model}" if model else ""))
-    for col in (
-        "run",
-        "started (UTC)",
-        "model",
-        "images",
-        "dataset",
-        "top-1",
-        "top-3",
-        "top-5",
-        "Δ top-1",
-        "img/s",
-    ):
-        table.add_column(
-            col, justify="left" if col in ("started (UTC)", "model", "dataset") else "right"
-        )
+    for col in ("run", "started UTC", "model", "images", "dataset", "top-1", "top-5", "Δ top-1"):
+        right = col not in ("started UTC", "model", "dataset")
+        table.add_column(col, justify="right" if right else "left", no_wrap=True)
     for r in runs[:limit]:
         table.add_row(
             str(r.id),
-            r.started_at.strftime("%Y-%m-%d %H:%M"),
+            r.started_at.strftime("%m-%d %H:%M"),
             r.ref,
             str(r.n_images),
-            (r.dataset_hash or "")[:12],
+            (r.dataset_hash or "")[:8],
             _pct(r.top1),
-            _pct(r.top3),
             _pct(r.top5),
             deltas.get(r.id, ""),
-            f"{r.throughput_ips:.1f}",
         )
     console.print(table)
 

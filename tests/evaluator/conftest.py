@@ -17,6 +17,7 @@ from tests.factories import insert_image
 from tests.modelkit import TinyModels, class_jpeg
 
 PER_CLASS = 6
+HARD_TINT = (0.02, 0.3)  # faint class colour: the tiny model gets some wrong
 UNCOVERED_SLUG = "maltese_dog"  # a breed the tiny model has no class for
 
 
@@ -43,7 +44,8 @@ def add_eval_images(
     for i in range(per_class):
         for c, slug in enumerate(labels):
             w, h = 40 + 7 * ((i + c) % 5), 36 + 5 * (i % 4)
-            image_id = insert_image(db, slug, data=class_jpeg(c, n, seed * 1000 + i, w, h))
+            data = class_jpeg(c, n, seed * 1000 + i, w, h, tint=HARD_TINT)
+            image_id = insert_image(db, slug, data=data)
             accept(db, image_id)
             ids.append(image_id)
             truth[image_id] = c
