@@ -251,9 +251,7 @@ def _describe_inputs(graph_def: Any) -> str:
     """Placeholders and the first ops after them: where a conversion can sensibly start."""
     placeholders = [n.name for n in graph_def.node if n.op == "Placeholder"]
     chain = [
-        f"{n.name} ({n.op})"
-        for n in graph_def.node
-        if n.op not in ("Const", "Placeholder", "NoOp") and not n.name.startswith("^")
+        f"{n.name} ({n.op})" for n in graph_def.node if n.op not in ("Const", "Placeholder", "NoOp")
     ][:8]
     return f"inputs: {', '.join(placeholders) or 'none'}; first ops: {', '.join(chain)}"
 

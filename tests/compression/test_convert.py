@@ -186,6 +186,10 @@ def test_unsupported_op_names_the_op_and_the_fallback(workspace: Workspace) -> N
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(ModelVersion)) == before
         assert s.scalar(select(func.count()).select_from(CalibrationImage)) == calib_before
+    # The fallback the message names works: start after the decoder, as the classic .lite did.
+    r = convert_version(db, "tiny:jpeg", ConversionRequest("dynamic", input_tensor="Sub"))
+    assert r.version.spec["input"] == workspace.converted["dynamic"].spec["input"]
+    assert run_parity(db, "tiny:jpeg", r.version.ref, limit=8).agreement == 1.0
 
 
 def test_int8_failure_suggests_float_io() -> None:
@@ -255,3 +259,16 @@ def test_new_images_do_not_change_recorded_calibration(workspace: Workspace) -> 
     insert_image(db, "pug", data=class_jpeg(1, 4, 31337))
     with db.session() as s:
         assert calibration_image_ids(s, v.id) == before
+
+
+def test_spec_override_wins_over_the_derived_spec(workspace: Workspace) -> None:
+    r = convert_version(
+        workspace.db,
+        "tiny:pb",
+        ConversionRequest("none", input_tensor="Sub"),
+        new_version="override",
+        spec_override={"input": {"offset": -127.5}, "runtime": {"batch": 4}},
+    )
+    assert r.version.spec["input"]["offset"] == -127.5
+    assert r.version.spec["input"]["size"] == [32, 32]  # the rest still derived
+    assert r.version.spec["runtime"]["batch"] == 4
