@@ -105,19 +105,19 @@ def page(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[object]:
             browser.close()
 
 
-def _drawn_charts(pg) -> int:  # type: ignore[no-untyped-def]
-    """Vega charts with a drawn canvas or SVG of real size."""
-    return int(
-        pg.evaluate(
-            """() => [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
-                .filter(el => {
-                    const g = el.querySelector('canvas, svg.marks');
-                    if (!g) return false;
-                    const r = g.getBoundingClientRect();
-                    return r.width > 100 && r.height > 100;
-                }).length"""
-        )
-    )
+DRAWN_CHARTS = """() => [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
+    .filter(el => {
+        const g = el.querySelector('canvas, svg.marks');
+        if (!g) return false;
+        const r = g.getBoundingClientRect();
+        return r.width > 100 && r.height > 100;
+    }).length"""
+
+
+def drawn_charts(pg, at_least: int) -> int:  # type: ignore[no-untyped-def]
+    """Wait until ``at_least`` Vega charts are drawn at a real size; return how many are."""
+    pg.wait_for_function(f"() => ({DRAWN_CHARTS})() >= {at_least}", timeout=20_000)
+    return int(pg.evaluate(DRAWN_CHARTS))
 
 
 def test_charts_and_gallery_render_and_send_back_works(
@@ -126,27 +126,22 @@ def test_charts_and_gallery_render_and_send_back_works(
     pg = page
     pg.goto(f"{server}/models")
     pg.get_by_text("Trade-offs", exact=True).wait_for(timeout=20_000)
-    pg.wait_for_function(
-        """() => document.querySelectorAll('[data-testid="stVegaLiteChart"] canvas, '
-            + '[data-testid="stVegaLiteChart"] svg.marks').length >= 2""",
-        timeout=20_000,
-    )
-    assert _drawn_charts(pg) == 2  # history, trade-off
+    assert drawn_charts(pg, 2) == 2  # history, trade-off
 
     run = seeded.runs["pb-1"]
     pg.goto(f"{server}/run_details?run={run}&reviewer=dora")
     pg.get_by_role("tab", name="Mistakes").wait_for(timeout=20_000)
-    pg.wait_for_function(
-        """() => document.querySelectorAll('[data-testid="stVegaLiteChart"] canvas, '
-            + '[data-testid="stVegaLiteChart"] svg.marks').length >= 1""",
-        timeout=20_000,
-    )
-    assert _drawn_charts(pg) == 1  # per-breed accuracy
+    assert drawn_charts(pg, 1) == 1  # per-breed accuracy
     pg.get_by_role("tab", name="Mistakes").click()
     cards = pg.locator('[class*="st-key-mistake-"]')
-    cards.first.wait_for(timeout=20_000)
     wrong = sum(r != 1 for r in seeded.ranks["pb-1"].values())
-    assert cards.count() == min(wrong, 12)
+    expected = min(wrong, 12)
+    # Streamlit streams the page element by element: wait for the whole gallery.
+    pg.wait_for_function(
+        f"""() => document.querySelectorAll('[class*="st-key-mistake-"]').length >= {expected}""",
+        timeout=20_000,
+    )
+    assert cards.count() == expected
     pg.wait_for_function(
         """() => [...document.querySelectorAll('[class*="st-key-mistake-"] img')]
             .every(img => img.complete && img.naturalWidth > 0)""",
