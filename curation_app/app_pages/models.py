@@ -11,6 +11,7 @@ from curation_app import dashboard_ui as ui
 from curation_app import eval_jobs
 from curation_app import evaluations as ev
 from curation_app.state import get_database
+from evaluator.tradeoff import quantization_label
 
 db = get_database()
 with db.session() as s:
@@ -37,12 +38,12 @@ with left:
     st.subheader("Versions")
     for node in tree:
         v = node.info
-        conversion = ""
-        if v.conversion:
-            conversion = " · " + ", ".join(f"{k}: {val}" for k, val in v.conversion.items())
+        quantization = quantization_label(v.conversion)
         indent = "&nbsp;" * 6 * node.depth + ("↳ " if node.depth else "")
         st.markdown(
-            f"{indent}**{v.version}** · `{v.format}` · {ui.megabytes(v.size_bytes)}{conversion}"
+            f"{indent}**{v.version}** · `{v.format}` · {ui.megabytes(v.size_bytes)}"
+            + (f" · {quantization}" if quantization != "-" else ""),
+            help=", ".join(f"{k}: {val}" for k, val in (v.conversion or {}).items()) or None,
         )
     n_finished = sum(1 for r in model_runs if r.status == "finished")
     st.caption(f"{len(tree)} versions, {n_finished} finished runs")
