@@ -262,3 +262,19 @@ def test_export_then_import_gives_the_same_images_and_breeds(
                 assert hashlib.sha256(imported.store.read(path)).hexdigest() == sha
     finally:
         imported.dispose()
+
+
+def test_keras_reads_the_exported_tree(
+    database: Database, curated: dict[str, list[int]], tmp_path: Path
+) -> None:
+    tf = pytest.importorskip("tensorflow")
+    root = tmp_path / "keras"
+    with database.session() as s:
+        export_dataset(s, database.store, root, "folders")
+    ds = tf.keras.utils.image_dataset_from_directory(
+        root, image_size=(32, 32), batch_size=64, shuffle=False
+    )
+    assert ds.class_names == sorted(curated)  # one class per breed folder
+    labels = [int(y) for _, ys in ds for y in ys.numpy()]
+    counts = {name: labels.count(i) for i, name in enumerate(ds.class_names)}
+    assert counts == {slug: len(ids) for slug, ids in curated.items()}
