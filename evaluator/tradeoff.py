@@ -134,34 +134,35 @@ def write_plot(rows: list[TradeoffRow], path: Path, title: str) -> list[Path]:
         raise BreedbenchError(
             "no version of this model has been evaluated yet: run breedbench evaluate first"
         )
-    fig = Figure(figsize=(11, 4.5), layout="constrained")
+    fig = Figure(figsize=(11, 5), layout="constrained")
     axes = fig.subplots(1, 2, sharey=True)
     panels = [
         (axes[0], "size (MB)", lambda r: r.size_bytes / 1e6),
         (axes[1], "latency p50 (ms per image)", lambda r: r.latency_p50_ms),
     ]
     for ax, xlabel, xof in panels:
-        for r in points:
+        for n, r in enumerate(points):
             x = xof(r)
             if x is None:
                 continue
             t = r.top[1]
-            marker = "o" if r.version.format != "tflite" else "s"
+            kind = r.quantization if r.quantization != "-" else r.version.format
             ax.errorbar(
                 [x],
                 [t.rate * 100],
                 yerr=[[(t.rate - t.lo) * 100], [(t.hi - t.rate) * 100]],
-                fmt=marker,
+                fmt="o" if r.version.format != "tflite" else "s",
+                color=f"C{n % 10}",
                 capsize=4,
-                label=f"{r.label} ({r.quantization})",
+                label=f"{r.label} ({kind})" if ax is axes[0] else None,
             )
-            ax.annotate(r.label, (x, t.rate * 100), textcoords="offset points", xytext=(6, 4))
+        xs = [v for v in (xof(r) for r in points) if v]
+        if xs and max(xs) / min(xs) > 20:
+            ax.set_xscale("log")
         ax.set_xlabel(xlabel)
         ax.grid(True, alpha=0.3)
-        if xlabel.startswith("size"):
-            ax.set_xscale("log")
     axes[0].set_ylabel("top-1 accuracy (%), 95 % interval")
-    axes[1].legend(fontsize="small", loc="best")
+    fig.legend(loc="outside lower center", ncols=min(3, len(points)), fontsize="small")
     fig.suptitle(title)
     path = Path(path)
     base = path.with_suffix("") if path.suffix.lower() in (".png", ".svg") else path
