@@ -38,10 +38,18 @@ def review_copy(store: FileSystemImageStore, sha256: str, side: int) -> Path:
     if not source.exists():
         raise BreedbenchError(f"image {sha256[:12]}… is missing from the store at {store.root}")
     with PILImage.open(source) as img:
+        # JPEG: decode at the smallest DCT scale still >= side (several times faster).
+        img.draft("RGB", (side, side))
         img.load()
         data = thumbnail_jpeg(img, side)
     _atomic_write(target, data)
     return target
+
+
+def ready_copy(store: FileSystemImageStore, sha256: str, side: int) -> Path | None:
+    """The review copy if it is already made (never blocks on making it)."""
+    target = store.absolute(review_copy_path(sha256, side))
+    return target if target.exists() else None
 
 
 def thumbnail(store: FileSystemImageStore, sha256: str) -> Path:

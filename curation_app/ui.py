@@ -28,6 +28,8 @@ CSS = """
 .st-key-review-image img { max-height: 72vh; width: auto !important; max-width: 100%;
   object-fit: contain; margin: 0 auto; display: block; }
 .st-key-review-image { min-height: 72vh; }
+.st-key-preload { position: fixed; left: -10000px; top: 0; width: 600px; height: 1px;
+  overflow: hidden; pointer-events: none; }
 [class*="st-key-cell-marked"] { outline: 4px solid #d33; border-radius: 6px; opacity: 0.55; }
 [class*="st-key-cell-"] img { aspect-ratio: 1 / 1; object-fit: cover; }
 .bb-breed { font-size: 1.6rem; font-weight: 700; margin: 0; }

@@ -148,6 +148,8 @@ class Image(Base):
         UniqueConstraint("breed_id", "sha256"),
         # The review queue and the breed counts: "pending images of breed X, oldest first".
         Index("ix_images_breed_status", "breed_id", "status", "id"),
+        # The review queue over all breeds: "pending images in breed order", read in index order.
+        Index("ix_images_status_breed", "status", "breed_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

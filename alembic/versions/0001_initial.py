@@ -113,6 +113,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("images", schema=None) as batch_op:
         batch_op.create_index("ix_images_breed_status", ["breed_id", "status", "id"], unique=False)
+        batch_op.create_index("ix_images_status_breed", ["status", "breed_id", "id"], unique=False)
         batch_op.create_index(batch_op.f("ix_images_phash"), ["phash"], unique=False)
         batch_op.create_index(batch_op.f("ix_images_sha256"), ["sha256"], unique=False)
         batch_op.create_index(batch_op.f("ix_images_status"), ["status"], unique=False)
@@ -323,6 +324,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_images_status"))
         batch_op.drop_index(batch_op.f("ix_images_sha256"))
         batch_op.drop_index(batch_op.f("ix_images_phash"))
+        batch_op.drop_index("ix_images_status_breed")
         batch_op.drop_index("ix_images_breed_status")
 
     op.drop_table("images")

@@ -102,7 +102,7 @@ def review_panel() -> None:
         cards = next_images(s, reviewer, limit=PREFETCH + 1, breed_id=breed_filter)
         if front is not None and all(c.id != front for c in cards):
             cards = cards_by_id(s, [front]) + cards
-        remaining = pending_count(s, reviewer, breed_filter)
+        remaining = pending_count(s, reviewer, breed_filter, min_reviews=settings.min_reviews)
     message = st.session_state.pop("queue_message", None)
     if message and message[0] != "ok":
         (st.error if message[0] == "error" else st.info)(message[1])
@@ -121,6 +121,12 @@ def review_panel() -> None:
             st.image(str(path), caption=f"#{card.id}")
         except BreedbenchError as exc:
             st.error(str(exc))
+    # The next images, already in the browser (decoded, off screen) when their turn comes.
+    with st.container(key="preload"):
+        for upcoming in cards[1:3]:
+            ready = images.ready_copy(db.store, upcoming.sha256, settings.review_image_side)
+            if ready is not None:
+                st.image(str(ready))
     with side:
         _info(card, remaining)
         _buttons(card)
