@@ -93,3 +93,13 @@ def test_tradeoff_table_and_plot(workspace: Workspace, tmp_path: Path) -> None:
     assert (tmp_path / "tiny.png").stat().st_size > 0 and (tmp_path / "tiny.svg").is_file()
     code, out = run(workspace, "tradeoff", "nope")
     assert code == 1 and "no model called 'nope'" in out
+
+
+def test_evaluate_reports_the_calibration_images(workspace: Workspace) -> None:
+    ref = workspace.converted["int8-int8io"].ref
+    code, out = run(workspace, "evaluate", ref)
+    assert code == 0, out
+    assert "8 calibration images excluded" in " ".join(out.split())
+    code, out = run(workspace, "evaluate", ref, "--include-calibration")
+    assert code == 0, out
+    assert "8 calibration images included" in " ".join(out.split())
