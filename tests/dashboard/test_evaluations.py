@@ -10,7 +10,7 @@ from breedbench.errors import BreedbenchError
 from curation_app import evaluations as ev
 from db.database import Database
 from db.models import Decision, Image, ImageStatus, Review
-from tests.dashboard.seeding import Seeded, add_run
+from tests.dashboard.seeding import Seeded, add_run, seed_evaluations
 
 
 def test_version_tree_puts_children_under_their_parent(database: Database, seeded: Seeded) -> None:
@@ -115,3 +115,20 @@ def test_compare_counts_fixed_and_broken_with_mcnemar(database: Database, seeded
     assert set(cmp.thumbs) == fixed | broken and all(cmp.thumbs.values())
     expected = binomtest(len(fixed), len(fixed) + len(broken), 0.5).pvalue
     assert cmp.result.p_value == pytest.approx(expected)
+
+
+def test_dashboard_queries_on_sqlite_and_postgresql(any_database: Database) -> None:
+    seeded = seed_evaluations(any_database, per_breed=2)
+    run = seeded.runs["lite-1"]
+    ranks = seeded.ranks["lite-1"]
+    with any_database.session() as s:
+        assert [n.depth for n in ev.version_tree(s)] == [0, 1]
+        assert len(ev.history(s, "inception-breeds")) == 9
+        assert len(ev.trade_offs(s, "inception-breeds")) == 2
+        assert sum(b.n for b in ev.per_breed(s, run)) == len(ranks)
+        page = ev.mistakes(s, run, limit=100)
+        assert page.total == sum(r != 1 for r in ranks.values())
+        cmp = ev.compare(s, seeded.runs["pb-1"], run)
+        assert cmp.result.shared == len(ranks)
+        image_id = next(iter(ranks))
+        assert ev.send_back_to_review(s, image_id, "ana") == "pending"

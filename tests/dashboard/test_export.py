@@ -278,3 +278,17 @@ def test_keras_reads_the_exported_tree(
     labels = [int(y) for _, ys in ds for y in ys.numpy()]
     counts = {name: labels.count(i) for i, name in enumerate(ds.class_names)}
     assert counts == {slug: len(ids) for slug, ids in curated.items()}
+
+
+def test_export_on_sqlite_and_postgresql(any_database: Database, tmp_path: Path) -> None:
+    db = any_database
+    ids = [insert_image(db, "beagle", seed=i) for i in range(3)]
+    for iid in ids:
+        _decide(db, iid, "ana", Decision.ACCEPT)
+    _decide(db, ids[0], "ben", Decision.REJECT, reason="not_a_dog")
+    with db.session() as s:
+        result = export_dataset(s, db.store, tmp_path / "out", "jsonl")
+    assert result.images == 2
+    text = (tmp_path / "out" / "DATASHEET.md").read_text(encoding="utf-8")
+    assert "| beagle | n02088364 | 2 | 50 | 48 |" in text
+    assert "- Reviewers: 1" in text  # ben's reject is on an image that is not exported
