@@ -67,6 +67,16 @@ def _card(card: ImageCard) -> None:
                f"{card.width}×{card.height}")  # fmt: skip
 
 
+def _label(view: FlagView, res: Resolution) -> str:
+    """Cross-breed choices name the breed each side would keep."""
+    if view.kind == FlagKind.CROSS_BREED and view.other is not None:
+        if res == Resolution.KEEP_IMAGE:
+            return f"Keep left ({view.image.breed_name}), reject right"
+        if res == Resolution.KEEP_OTHER:
+            return f"Keep right ({view.other.breed_name}), reject left"
+    return LABELS[res]
+
+
 def _flag(view: FlagView) -> None:
     with st.container(border=True):
         left, right, actions = st.columns([2, 2, 2])
@@ -81,7 +91,7 @@ def _flag(view: FlagView) -> None:
             if view.distance is not None:
                 st.caption(f"Hash distance {view.distance}")
             for res in ACTIONS[FlagKind(view.kind)]:
-                st.button(LABELS[res], key=f"flag_{view.id}_{res.value}", width="stretch",
+                st.button(_label(view, res), key=f"flag_{view.id}_{res.value}", width="stretch",
                           on_click=_resolve, args=(view.id, res))  # fmt: skip
 
 
@@ -97,7 +107,10 @@ tabs = st.tabs(tab_titles)
 for kind, tab in zip(kinds, tabs, strict=False):
     with tab:
         pages = max(1, -(-counts[kind.value] // 10))
-        page = st.number_input("Page", 1, pages, 1, key=f"page_{kind.value}") - 1
+        page = 0
+        if pages > 1:
+            narrow = st.columns([1, 5])[0]
+            page = narrow.number_input(f"Page (of {pages})", 1, pages, 1, key=f"p_{kind.value}") - 1
         with db.session() as s:
             views = open_flags(s, kind, page=int(page))
         if not views:
@@ -109,7 +122,7 @@ with tabs[-1]:
     if settings.min_reviews < 2:
         st.caption("Consensus is off (the latest decision wins); start the app with "
                    "`breedbench review --min-reviews 2` to require agreement.")  # fmt: skip
-    page = st.number_input("Page", 1, 1000, 1, key="page_disagreements") - 1
+    page = st.columns([1, 5])[0].number_input("Page", 1, 1000, 1, key="page_disagreements") - 1
     with db.session() as s:
         items = disagreements(s, page=int(page))
     if not items:
