@@ -69,7 +69,7 @@ def grid_panel() -> None:
             st.checkbox(f"✗ #{card.id}", key=f"mark_{card.id}")
     st.button(
         f"Reject {marked} marked, accept the other {len(cards) - marked}",
-        key="accept_rest", type="primary", shortcut="Enter", on_click=_apply, args=(shown,),
+        key="accept_rest", type="primary", shortcut="Ctrl+Enter", on_click=_apply, args=(shown,),
     )  # fmt: skip
 
 
