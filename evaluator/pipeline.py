@@ -196,14 +196,17 @@ def prepared_batches(
     batch: int,
     workers: int,
 ) -> Iterator[tuple[list[EvalImage], list[Item | None]]]:
-    """Batches of prepared inputs in image order, prepared ``workers`` at a time, a few batches
-    ahead. An image that cannot be decoded comes back as ``None``."""
+    """Batches of model-ready inputs in image order, prepared ``workers`` at a time, a few
+    batches ahead. An image that cannot be decoded comes back as ``None``."""
 
     def work(img: EvalImage) -> Item | None:
         try:
-            return cache.get(img.sha256, lambda: prepare(db.store.read(img.path), spec.input))
+            item = cache.get(img.sha256, lambda: prepare(db.store.read(img.path), spec.input))
         except (BreedbenchError, OSError):
             return None
+        if isinstance(item, bytes):
+            return item
+        return normalise(item, spec.input)  # here, in the pool, not in the inference loop
 
     lookahead = max(4 * batch, 4 * workers)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="prepare") as pool:
@@ -356,12 +359,10 @@ def evaluate(
 
 
 def _model_input(items: list[Item], spec: ModelSpec) -> np.ndarray | list[Item]:
-    """The batch as the runner takes it: one normalised array, or a list (bytes, any-size)."""
-    if spec.input.kind == "jpeg_bytes":
-        return items
-    if spec.input.kind == "image":
-        return [normalise(np.asarray(it), spec.input) for it in items]
-    return normalise(np.stack([np.asarray(it) for it in items]), spec.input)
+    """The batch as the runner takes it: one array, or a list (JPEG bytes, any-size images)."""
+    if spec.input.kind == "tensor":
+        return np.stack([np.asarray(it) for it in items])
+    return items
 
 
 def _record(
