@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from sqlalchemy import func, select
@@ -226,9 +228,8 @@ def test_refusals_on_the_version_itself(workspace: Workspace) -> None:
         convert_version(db, "ghost:1", ConversionRequest("none"))
 
 
-def test_keras_model_converts_with_its_signature(workspace: Workspace) -> None:
-    db, tiny = workspace.db, workspace.tiny
-    spec = {
+def _keras_spec(tiny: Any) -> dict[str, Any]:
+    return {
         "input": {
             "kind": "tensor",
             "size": [tiny.size, tiny.size],
@@ -238,6 +239,11 @@ def test_keras_model_converts_with_its_signature(workspace: Workspace) -> None:
         },
         "labels": {"names": tiny.labels},
     }
+
+
+def test_keras_model_converts_with_its_signature(workspace: Workspace) -> None:
+    db, tiny = workspace.db, workspace.tiny
+    spec = _keras_spec(tiny)
     register_model(db, tiny.keras, "tinykeras", "k", ModelSpec.from_dict(spec))
     with pytest.raises(BreedbenchError, match="--input chooses a tensor inside a frozen graph"):
         convert_version(db, "tinykeras:k", ConversionRequest("none", input_tensor="x"))
@@ -272,3 +278,16 @@ def test_spec_override_wins_over_the_derived_spec(workspace: Workspace) -> None:
     assert r.version.spec["input"]["offset"] == -127.5
     assert r.version.spec["input"]["size"] == [32, 32]  # the rest still derived
     assert r.version.spec["runtime"]["batch"] == 4
+
+
+def test_saved_model_converts_from_its_serving_signature(workspace: Workspace, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import keras
+
+    db, tiny = workspace.db, workspace.tiny
+    exported = tmp_path / "saved"
+    keras.models.load_model(tiny.keras).export(exported, verbose=False)
+    register_model(db, exported, "tinysaved", "s", ModelSpec.from_dict(_keras_spec(tiny)))
+    r = convert_version(db, "tinysaved:s", ConversionRequest("float16"))
+    assert (r.version.conversion or {})["source_format"] == "saved_model"
+    result = run_parity(db, "tinysaved:s", r.version.ref)
+    assert result.agreement == 1.0 and result.mean_abs_diff < 1e-3
