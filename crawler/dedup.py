@@ -70,6 +70,10 @@ class DedupIndex:
         if phash is not None:
             self._hashes.add(image_id, phash)
 
+    def has_sha(self, sha256: str) -> bool:
+        """Whether some stored image (any breed) has exactly these bytes."""
+        return sha256 in self._by_sha
+
     def check(self, breed_id: int, sha256: str, phash: int) -> DedupResult:
         for image_id, breed in self._by_sha.get(sha256, []):
             if breed == breed_id:

@@ -1,12 +1,13 @@
 """The store pipeline: validate → hash → dedup → store, one committed row per image.
 
 ``process_item`` only adapts the item: the checks are the plain functions of
-``crawler.validation`` and ``crawler.dedup``. Decoding and hashing run in a small thread pool
-(Pillow releases the GIL), so downloads go on meanwhile; the dedup check and the database write
-run in one dedicated thread, so check-then-insert is never interleaved and SQLite sees a single
-writer. Each image is its own transaction: a crawl stopped at any point leaves whole rows and
-whole files (the store writes to a temporary name and renames). Refusals raise ``DropItem`` with
-the reason and count as ``refused/<reason>`` in the crawl stats.
+``crawler.validation`` and ``crawler.dedup``. Validation, hashing and the thumbnail run in
+worker processes (``crawler.workers``), which also write the image's files into the store, so
+downloads go on meanwhile; the dedup check and the row run in one dedicated writer thread, so
+check-then-insert is never interleaved and SQLite sees a single writer. Each image is its own
+transaction: a crawl stopped at any point leaves whole rows and whole files (the store writes to
+a temporary name and renames). Refusals raise ``DropItem`` with the reason and count as
+``refused/<reason>`` in the crawl stats.
 """
 
 from __future__ import annotations
@@ -14,16 +15,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
+from PIL import Image as PILImage
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
+from crawler import workers
 from crawler.dedup import DedupIndex, DedupResult, Verdict, cross_breed_flags
-from crawler.validation import Refusal, ValidImage, validate_image
 from db.database import Database
 from db.images import ImageMeta, add_image
+from db.store import original_path, thumbnail_path
 
 logger = logging.getLogger(__name__)
 
@@ -43,30 +45,56 @@ def image_meta(item: dict[str, Any]) -> ImageMeta:
     )
 
 
+class Hashed(Protocol):
+    sha256: str
+    phash: int
+    dhash: int
+
+
 def store_valid(
     db: Database,
     index: DedupIndex,
-    valid: ValidImage,
+    data: bytes,
+    hashed: Hashed,
     breed_id: int,
     meta: ImageMeta,
     crawl_run_id: int | None,
+    *,
+    decoded: PILImage.Image | None = None,
 ) -> tuple[DedupResult, int | None]:
     """Dedup, then insert the row and its cross-breed flags in one transaction.
 
-    Shared by the crawl and the folder import. Returns the verdict and the new image id (None
-    when the image was a duplicate within its breed and nothing was written).
+    Shared by the crawl and the folder import; runs in one writer thread, so check-then-insert
+    is never interleaved. Returns the verdict and the new image id (None when the image was a
+    duplicate within its breed: nothing is written, and files written ahead for it by a worker
+    are removed unless another row holds the same bytes).
     """
-    result = index.check(breed_id, valid.sha256, valid.phash)
+    result = index.check(breed_id, hashed.sha256, hashed.phash)
     if not result.keep:
+        if not index.has_sha(hashed.sha256):
+            discard_files(db, hashed.sha256)
         return result, None
     with db.session() as s:
         row = add_image(
-            s, db.store, valid.data, breed_id, meta, decoded=valid.image, crawl_run_id=crawl_run_id
+            s,
+            db.store,
+            data,
+            breed_id,
+            meta,
+            decoded=decoded,
+            crawl_run_id=crawl_run_id,
+            hashes=(hashed.phash, hashed.dhash),
         )
         s.add_all(cross_breed_flags(row.id, result))
         image_id = row.id
-    index.add(image_id, breed_id, valid.sha256, valid.phash)
+    index.add(image_id, breed_id, hashed.sha256, hashed.phash)
     return result, image_id
+
+
+def discard_files(db: Database, sha256: str) -> None:
+    """Remove the files of bytes that no row references (a skipped duplicate)."""
+    for rel in (original_path(sha256), thumbnail_path(sha256)):
+        db.store.absolute(rel).unlink(missing_ok=True)
 
 
 class StorePipeline:
@@ -76,10 +104,7 @@ class StorePipeline:
         self.min_side = s.getint("BREEDBENCH_MIN_SIDE")
         self.max_bytes = s.getint("BREEDBENCH_MAX_BYTES")
         self.max_pixels = s.getint("BREEDBENCH_MAX_PIXELS")
-        self.decode_pool = ThreadPoolExecutor(
-            max_workers=max(1, s.getint("BREEDBENCH_DECODE_THREADS", 2)),
-            thread_name_prefix="bb-decode",
-        )
+        self.workers = s.getint("BREEDBENCH_DECODE_WORKERS") or workers.default_workers()
         self.db_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bb-db")
         self.index: DedupIndex | None = None
 
@@ -96,8 +121,12 @@ class StorePipeline:
             self.index = DedupIndex.load(s)
 
     def close_spider(self) -> None:
-        self.decode_pool.shutdown(wait=True)
         self.db_pool.shutdown(wait=True)
+
+    def _discard(self, sha256: str) -> None:
+        assert self.index is not None
+        if not self.index.has_sha(sha256):
+            discard_files(self.context.db, sha256)
 
     async def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
@@ -109,25 +138,31 @@ class StorePipeline:
             raise DropItem("crawl is stopping")
         outcome, cross = "error", False
         try:
-            validate = partial(
-                validate_image,
+            checked = await loop.run_in_executor(
+                workers.pool(self.workers),
+                workers.check_and_prewrite,
+                str(self.context.db.store.root),
                 item["body"],
-                min_side=self.min_side,
-                max_bytes=self.max_bytes,
-                max_pixels=self.max_pixels,
+                self.min_side,
+                self.max_bytes,
+                self.max_pixels,
             )
-            try:
-                valid = await loop.run_in_executor(self.decode_pool, validate)
-            except Refusal as r:
-                outcome = r.reason
-                raise DropItem(f"{r} ({item['candidate'].get('url')})") from None
+            if isinstance(checked, tuple):
+                outcome = checked[0]
+                raise DropItem(f"{outcome}: {checked[1]} ({item['candidate'].get('url')})")
             assert self.index is not None
+            if self.context.stop_requested:
+                outcome = "stopping"
+                self.crawler.stats.inc_value("dropped/stopping")
+                await loop.run_in_executor(self.db_pool, self._discard, checked.sha256)
+                raise DropItem("crawl is stopping")
             result, image_id = await loop.run_in_executor(
                 self.db_pool,
                 store_valid,
                 self.context.db,
                 self.index,
-                valid,
+                item["body"],
+                checked,
                 item["breed_id"],
                 image_meta(item),
                 self.context.run_id,
@@ -141,11 +176,13 @@ class StorePipeline:
             self.crawler.stats.inc_value("stored")
             return {"breed": slug, "image_id": image_id, "url": item["candidate"].get("url")}
         except DropItem:
-            self.crawler.stats.inc_value(f"refused/{outcome}")
+            if outcome != "stopping":
+                self.crawler.stats.inc_value(f"refused/{outcome}")
             raise
         except Exception:
             logger.exception("storing %s failed", item["candidate"].get("url"))
             self.crawler.stats.inc_value("refused/error")
             raise DropItem("store error") from None
         finally:
-            spider.image_finished(slug, outcome, cross_breed=cross)  # type: ignore[union-attr]
+            if outcome != "stopping":
+                spider.image_finished(slug, outcome, cross_breed=cross)  # type: ignore[union-attr]

@@ -44,8 +44,8 @@ DEFAULTS: dict[str, Any] = {
     # Exponential backoff between retries without a Retry-After: base * 2**(attempt - 1) s.
     "BREEDBENCH_RETRY_BACKOFF_BASE": 1.0,
     "BREEDBENCH_RETRY_BACKOFF_MAX": 60.0,
-    # Validation and hashing run in this many threads (Pillow releases the GIL while decoding).
-    "BREEDBENCH_DECODE_THREADS": 2,
+    # Worker processes for validation, hashing and thumbnails (0: one per CPU, at most 4).
+    "BREEDBENCH_DECODE_WORKERS": 0,
 }
 
 # Politeness and robustness: what every crawl runs with unless a caller overrides it.

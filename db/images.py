@@ -42,12 +42,17 @@ def add_image(
     *,
     decoded: PILImage.Image | None = None,
     crawl_run_id: int | None = None,
+    hashes: tuple[int, int] | None = None,
 ) -> Image:
-    """Store ``data`` (once, by sha256), make its thumbnail and insert the row; flushes."""
+    """Store ``data`` (once, by sha256), make its thumbnail and insert the row; flushes.
+
+    ``hashes`` — (phash, dhash) already computed from ``decoded`` (the crawler's validation
+    computes them) — saves computing them twice.
+    """
     img = decoded if decoded is not None else PILImage.open(io.BytesIO(data))
     img.load()
     stored = store.put(data)
-    phash, dhash = perceptual_hashes(img)
+    phash, dhash = hashes if hashes is not None else perceptual_hashes(img)
     thumb = store.put_thumbnail(stored.sha256, img)
     row = Image(
         breed_id=breed_id,

@@ -90,15 +90,15 @@ def entry_meta(path: str, i: int) -> dict[str, Any]:
 
 
 def bench_paths(query: str, n: int) -> list[str]:
-    """Bench mode: any other query has ``n`` distinct photos, numbered per query."""
+    """Bench mode (``--bench=N``): every query has ``n`` distinct photos, numbered per query."""
     base = (zlib.crc32(query.encode()) % 100_000) * 1000
     return [f"/img/bench/{base + i}.jpg" for i in range(n)]
 
 
 def paths_for(query: str, bench: int) -> list[str]:
-    if query in CATALOG:
-        return CATALOG[query]
-    return bench_paths(query, bench) if bench else []
+    if bench:
+        return bench_paths(query, bench)
+    return CATALOG.get(query, [])
 
 
 # --- images -----------------------------------------------------------------------------------

@@ -1,0 +1,181 @@
+"""Crawl benchmark: 120 breeds × 50 images from the local look-alike server.
+
+Measures, in one run and one process:
+
+1. a bare Scrapy crawl that downloads exactly the image URLs our crawl will store and does
+   nothing with them (same settings, same reactorless downloader), and
+2. ``breedbench``'s crawl of the same breeds (Openverse look-alike, 20 results a page): search
+   pages, validation, hashing, dedup, store, thumbnails, one committed row per image;
+
+and prints stored images per second for both, their ratio (goal ≥ 0.8), and the crawl's
+resident memory at each quarter of the images (flat means it does not grow with the count).
+
+    .venv/bin/python bench/crawl.py [--per-breed 50] [--breeds 120]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from scrapy import Request, Spider  # noqa: E402
+from scrapy.crawler import AsyncCrawlerRunner  # noqa: E402
+
+from breedbench.settings import Settings  # noqa: E402
+from crawler.jobs import BreedJob  # noqa: E402
+from crawler.queries import DogKeywordMode, choose_query  # noqa: E402
+from crawler.runner import CrawlOptions, run_crawl  # noqa: E402
+from crawler.settings import POLITENESS  # noqa: E402
+from db.breeds import stanford_breeds  # noqa: E402
+from db.database import open_database  # noqa: E402
+from db.seed import seed_breeds  # noqa: E402
+from tests.crawler.mockserver import MockServer, bench_paths  # noqa: E402
+
+# Identical downloader settings for both runs: no AutoThrottle delay against a local server.
+SHARED = {
+    "AUTOTHROTTLE_ENABLED": False,
+    "CONCURRENT_REQUESTS": 32,
+    "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
+    "ROBOTSTXT_OBEY": True,
+    "LOG_LEVEL": "ERROR",
+    "TWISTED_REACTOR_ENABLED": False,
+}
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as fh:
+        pages = int(fh.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+class BareSpider(Spider):
+    name = "bare"
+
+    def __init__(self, urls: list[str], **kw: object) -> None:
+        super().__init__(**kw)
+        self.urls = urls
+        self.count = 0
+        self.bytes = 0
+
+    async def start(self):  # type: ignore[no-untyped-def]
+        for url in self.urls:
+            yield Request(url, callback=self.parse, dont_filter=True)
+
+    def parse(self, response):  # type: ignore[no-untyped-def]
+        self.count += 1
+        self.bytes += len(response.body)
+        return None
+
+
+async def bare_crawl(urls: list[str]) -> tuple[int, int]:
+    settings = {**SHARED, "TELNETCONSOLE_ENABLED": False, "USER_AGENT": "bench"}
+    runner = AsyncCrawlerRunner(settings)
+    crawler = runner.create_crawler(BareSpider)
+    await runner.crawl(crawler, urls=urls)
+    spider = crawler.spider
+    return spider.count, spider.bytes  # type: ignore[union-attr]
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    with open("/proc/cpuinfo") as fh:
+        for line in fh:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as fh:
+        mem_kb = int(fh.readline().split()[1])
+    return (
+        f"{os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {model}, "
+        f"{mem_kb / 2**20:.1f} GiB RAM, Python {platform.python_version()}, {platform.system()}"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--per-breed", type=int, default=50)
+    ap.add_argument("--breeds", type=int, default=120)
+    args = ap.parse_args()
+    breeds = stanford_breeds()[: args.breeds]
+    print(machine())
+    with MockServer(f"--bench={args.per_breed}") as server, tempfile.TemporaryDirectory() as tmp:
+        db = open_database(Settings(data_dir=Path(tmp), database_url=f"sqlite:///{tmp}/b.db"))
+        with db.session() as s:
+            seed_breeds(s)
+        queries = [
+            choose_query(b.slug, b.query, mode=DogKeywordMode.AUTO).query for b in breeds
+        ]
+        urls = [f"{server.url}{p}" for q in queries for p in bench_paths(q, args.per_breed)]
+        # Warm the server's image cache so neither run pays for generating images.
+        asyncio.run(bare_crawl(urls))
+
+        t = time.perf_counter()
+        n_bare, bytes_bare = asyncio.run(bare_crawl(urls))
+        bare_s = time.perf_counter() - t
+        rss_after_bare = rss_mb()
+
+        total = len(urls)
+        marks = {total * q // 4: q for q in (1, 2, 3, 4)}
+        samples: dict[int, float] = {}
+        stored = 0
+
+        def on_progress(job: BreedJob) -> None:
+            nonlocal stored
+            now = sum(j.stored for j in control_jobs)
+            if now != stored:
+                stored = now
+                if now in marks:
+                    samples[marks[now]] = rss_mb()
+
+        from crawler.runner import CrawlControl
+
+        control = CrawlControl()
+        control_jobs: list[BreedJob] = []
+
+        def progress(job: BreedJob) -> None:
+            if not control_jobs and control.context is not None:
+                control_jobs.extend(control.context.jobs.values())
+            on_progress(job)
+
+        options = CrawlOptions(
+            breeds=[b.slug for b in breeds],
+            per_breed=args.per_breed,
+            sources=["openverse"],
+            dog_keyword="auto",
+            scrapy_overrides={
+                **SHARED,
+                "BREEDBENCH_OPENVERSE_URL": f"{server.url}/openverse/v1",
+                "DOWNLOAD_TIMEOUT": 30,
+                "ITEM_PIPELINES": POLITENESS["ITEM_PIPELINES"],
+            },
+        )
+        t = time.perf_counter()
+        report = run_crawl(db, options, on_progress=progress, control=control)
+        ours_s = time.perf_counter() - t
+        n_ours = sum(j.stored for j in report.jobs)
+        db.dispose()
+
+    bare_rate = n_bare / bare_s
+    ours_rate = n_ours / ours_s
+    print(f"images: {total} URLs ({bytes_bare / n_bare / 1024:.1f} KiB each on average)")
+    print(f"bare Scrapy download: {n_bare} in {bare_s:.2f} s = {bare_rate:.0f} images/s")
+    print(f"breedbench crawl:     {n_ours} stored in {ours_s:.2f} s = {ours_rate:.0f} images/s")
+    print(f"ratio: {ours_rate / bare_rate:.2f} (goal >= 0.80)")
+    quarters = ", ".join(f"{q}/4: {samples[q]:.0f} MB" for q in sorted(samples))
+    print(f"RSS after bare run: {rss_after_bare:.0f} MB; during crawl at {quarters}")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS of the process: {peak:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
