@@ -65,3 +65,17 @@ def test_constant_first_subtraction_flips_the_sign(torchvision_style_graph: Any)
 def test_an_op_it_cannot_describe_is_named(torchvision_style_graph: Any) -> None:
     with pytest.raises(BreedbenchError, match=r"across op Square \(Square\).*--spec"):
         derive_input_spec(torchvision_style_graph, parent(), "Square")
+
+
+def test_classic_graph_cut_at_sub_gives_the_study_lite_preset(
+    tiny_models: Any, tmp_path: Any
+) -> None:
+    """At the real Inception size, the derivation reproduces the shipped ``.lite`` preset."""
+    from evaluator.convert import read_graph_def
+    from evaluator.spec import preset_path, read_toml
+    from tests.modelkit import freeze_classic
+
+    graph = read_graph_def(freeze_classic(tiny_models.keras, tmp_path / "c299.pb", size=299))
+    pb_preset = read_toml(preset_path("inception-breeds-pb"))
+    lite_preset = read_toml(preset_path("inception-breeds-lite"))
+    assert derive_input_spec(graph, pb_preset, "Sub") == lite_preset["input"]
