@@ -31,11 +31,26 @@ def pct_ci(value: float | None, ci: tuple[float, float] | None) -> str:
 
 
 def megabytes(n: int | None) -> str:
-    return "–" if n is None else f"{n / 1e6:.1f} MB"
+    """A file size people read at a glance: 96.3 MB, 412 kB, 900 B."""
+    if n is None:
+        return "–"
+    if n >= 1e6:
+        return f"{n / 1e6:.1f} MB"
+    if n >= 1e3:
+        return f"{n / 1e3:.0f} kB"
+    return f"{n} B"
 
 
 def ms(value: float | None) -> str:
-    return "–" if value is None else f"{value:.1f} ms"
+    if value is None:
+        return "–"
+    return f"{value:.1f} ms" if value >= 1 else f"{value:.3f} ms"
+
+
+def when(iso_or_dt: object) -> str:
+    """``2026-11-27T23:53:12+00:00`` → ``2026-11-27 23:53 UTC``."""
+    text = str(iso_or_dt).replace("T", " ")
+    return text[:16] + " UTC"
 
 
 def history_frame(points: Sequence[HistoryPoint]) -> pd.DataFrame:
@@ -60,7 +75,7 @@ def history_frame(points: Sequence[HistoryPoint]) -> pd.DataFrame:
 def history_chart(frame: pd.DataFrame, metric: str) -> alt.LayerChart:
     data = frame[frame["metric"] == metric]
     base = alt.Chart(data).encode(
-        x=alt.X("started:T", title="run started"),
+        x=alt.X("started:T", title="run started", axis=alt.Axis(format="%Y-%m-%d %H:%M")),
         color=alt.Color("version:N", title="version"),
     )
     band = base.mark_errorbar(ticks=True).encode(

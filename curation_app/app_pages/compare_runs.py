@@ -52,12 +52,14 @@ m[0].metric(
     "top-1 (B)",
     ui.pct(cmp.top1_b),
     delta=f"{cmp.delta_top1 * 100:+.1f} pts",
+    delta_color="normal" if round(cmp.delta_top1 * 1000) else "off",
     help=f"A: {ui.pct(cmp.top1_a)} on the same {cmp.shared} images",
 )
 m[1].metric(
     "top-5 (B)",
     ui.pct(cmp.top5_b),
     delta=f"{cmp.delta_top5 * 100:+.1f} pts",
+    delta_color="normal" if round(cmp.delta_top5 * 1000) else "off",
     help=f"A: {ui.pct(cmp.top5_a)}",
 )
 m[2].metric("fixed / broken", f"{len(cmp.fixed)} / {len(cmp.broken)}")
@@ -96,13 +98,17 @@ gallery("Fixed by B", cmp.fixed, "fixed")
 gallery("Broken by B", cmp.broken, "broken")
 
 st.subheader("Per-breed top-1 change (B − A)")
-if cmp.per_breed:
+changed = [d for d in cmp.per_breed if d.delta]
+if not changed:
+    st.caption(f"No breed's top-1 changed ({len(cmp.per_breed)} breeds compared).")
+else:
     frame = pd.DataFrame(
         [
             {"breed": d.slug, "change": d.delta, "A": d.top1_a, "B": d.top1_b, "images": d.n}
             for d in cmp.per_breed
         ]
     )
+    reach = max(0.05, max(abs(d.delta) for d in changed))
     chart = (
         alt.Chart(frame)
         .mark_bar()
@@ -110,7 +116,12 @@ if cmp.per_breed:
             y=alt.Y(
                 "breed:N", sort=list(frame["breed"]), title=None, axis=alt.Axis(labelOverlap=False)
             ),
-            x=alt.X("change:Q", axis=alt.Axis(format="+%"), title="top-1 change"),
+            x=alt.X(
+                "change:Q",
+                axis=alt.Axis(format="+%"),
+                scale=alt.Scale(domain=[-reach, reach]),
+                title="top-1 change",
+            ),
             color=alt.condition("datum.change < 0", alt.value("#d62728"), alt.value("#2ca02c")),
             tooltip=[
                 "breed",

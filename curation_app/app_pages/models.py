@@ -132,7 +132,7 @@ def jobs_panel() -> None:
         return
     for job in jobs:
         with st.container(border=True, key=f"job-{job.id}"):
-            title = f"**{job.version}** · started {job.started_at.replace('T', ' ')}"
+            title = f"**{job.version}** · started {ui.when(job.started_at)}"
             if job.limit:
                 title += f" · first {job.limit} images"
             if job.started_by:

@@ -117,6 +117,8 @@ with tab_gallery:
             offset=(page_no - 1) * PAGE_SIZE,
             limit=PAGE_SIZE,
         )
+    if page.total == 0:
+        st.success("No mistakes of this kind in this run.")
     pages = max(1, -(-page.total // PAGE_SIZE))
     if page_no > pages:  # the filter changed and the list got shorter: show its last page
         st.session_state["gallery_page"] = page_no = pages
