@@ -26,7 +26,7 @@ from db.database import Database
 from db.models import Breed, Image, ImageStatus
 from evaluator.calibration import calibration_image_ids
 from evaluator.metrics import wilson_interval
-from evaluator.preprocess import preprocess
+from evaluator.preprocess import normalise, prepare
 from evaluator.registry import VersionInfo, get_version, get_version_by_id
 from evaluator.runners import load_runner
 
@@ -150,7 +150,11 @@ class _Model:
         self.runner = load_runner(version.file(db.settings), version.format, self.spec, threads)
 
     def inputs(self, blobs: Sequence[bytes]) -> list[Any]:
-        return [preprocess(b, self.spec.input) for b in blobs]
+        """What the evaluation feeds: prepared, then normalised (any-size images too)."""
+        items = [prepare(b, self.spec.input) for b in blobs]
+        if self.spec.input.kind == "jpeg_bytes":
+            return items
+        return [normalise(np.asarray(x)[None], self.spec.input)[0] for x in items]
 
     def probabilities(self, items: Sequence[Any]) -> np.ndarray:
         rows = []
