@@ -27,19 +27,27 @@ from sqlalchemy.orm import Session
 from breedbench.errors import BreedbenchError
 from db.database import Database
 from db.models import CalibrationImage, Image, ImageStatus
-from evaluator.preprocess import preprocess
+from evaluator.preprocess import normalise, prepare
 from evaluator.spec import InputSpec
 
 
 @dataclass(frozen=True)
 class CalibrationSet:
-    """The chosen images (ids, in the order they calibrate) and their breeds."""
+    """The chosen images (ids, in the order they calibrate) and the breed of each."""
 
     image_ids: list[int]
-    breeds: int  # how many breeds they cover
+    breed_of: dict[int, int]
 
     def __len__(self) -> int:
         return len(self.image_ids)
+
+    @property
+    def breeds(self) -> int:
+        """How many breeds the chosen images cover."""
+        return len({self.breed_of[i] for i in self.image_ids})
+
+    def only(self, image_ids: Sequence[int]) -> CalibrationSet:
+        return CalibrationSet(list(image_ids), self.breed_of)
 
 
 def _order_key(seed: int, sha256: str) -> str:
@@ -59,8 +67,10 @@ def select_calibration_images(
     if breed_ids is not None:
         query = query.where(Image.breed_id.in_(list(breed_ids)))
     by_breed: dict[int, list[tuple[str, int]]] = defaultdict(list)
+    breed_of: dict[int, int] = {}
     for image_id, breed_id, sha in session.execute(query):
         by_breed[breed_id].append((_order_key(seed, sha), image_id))
+        breed_of[image_id] = breed_id
     if not by_breed:
         raise BreedbenchError(
             "no accepted images to calibrate on: accept some images first (breedbench review), "
@@ -72,27 +82,38 @@ def select_calibration_images(
         for q in queues:
             if q and len(chosen) < n:
                 chosen.append(q.pop()[1])
-    return CalibrationSet(image_ids=chosen, breeds=len(by_breed))
+    return CalibrationSet(chosen, {i: breed_of[i] for i in chosen})
 
 
 def preprocess_images(
     db: Database, image_ids: Sequence[int], spec: InputSpec, *, threads: int = 4
-) -> list[np.ndarray]:
-    """Each image as the model's input expects it (``evaluator.preprocess``), float32."""
+) -> tuple[list[int], list[np.ndarray]]:
+    """The images as the model's input expects them (prepared, then normalised, as the
+    evaluation does), float32; and the ids actually used: an image whose file is missing or no
+    longer decodes is skipped, like the evaluation skips it."""
+    if spec.kind == "jpeg_bytes":
+        raise BreedbenchError(
+            "this model's input is JPEG bytes: a converted model starts after the decoder "
+            "(choose --input, e.g. Sub)"
+        )
     with db.session() as s:
         paths = dict(s.execute(select(Image.id, Image.path).where(Image.id.in_(image_ids))).all())
 
-    def one(image_id: int) -> np.ndarray:
-        x = preprocess(db.store.read(paths[image_id]), spec)
-        if isinstance(x, bytes):
-            raise BreedbenchError(
-                "this model's input is JPEG bytes: a converted model starts after the decoder "
-                "(choose --input, e.g. Sub)"
-            )
-        return np.asarray(x, dtype=np.float32)
+    def one(image_id: int) -> np.ndarray | None:
+        try:
+            prepared = prepare(db.store.read(paths[image_id]), spec)
+        except (BreedbenchError, OSError):
+            return None
+        return normalise(np.asarray(prepared)[None], spec)[0].astype(np.float32, copy=False)
 
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        return list(pool.map(one, image_ids))
+        arrays = list(pool.map(one, image_ids))
+    used = [(i, a) for i, a in zip(image_ids, arrays, strict=True) if a is not None]
+    if not used:
+        raise BreedbenchError(
+            f"none of the {len(image_ids)} calibration images could be read and decoded"
+        )
+    return [i for i, _ in used], [a for _, a in used]
 
 
 def representative_dataset(inputs: Sequence[np.ndarray], rank: int | None):

@@ -529,7 +529,7 @@ def convert_version(
         draft = merge(draft, spec_override)
     draft_spec = ModelSpec.from_dict(draft)
 
-    calibration = CalibrationSet([], 0)
+    calibration = CalibrationSet([], {})
     representative = None
     started = time.perf_counter()
     calibration_seconds = 0.0
@@ -540,7 +540,8 @@ def convert_version(
             calibration = select_calibration_images(
                 s, request.calibration, seed=request.seed, breed_ids=breeds
             )
-        inputs = preprocess_images(db, calibration.image_ids, draft_spec.input)
+        used, inputs = preprocess_images(db, calibration.image_ids, draft_spec.input)
+        calibration = calibration.only(used)
         # A batch dimension for NHWC inputs (a SavedModel or Keras signature is [None, H, W, 3]).
         rank = len(source.input_shape) if source.input_shape else None
         if rank is None and draft_spec.input.kind == "tensor":

@@ -161,14 +161,16 @@ def _check_tflite(path: Path, spec: ModelSpec, n_labels: int) -> None:
     import numpy as np
 
     from evaluator.runners import litert
+    from evaluator.runners.base import check_dtype
 
     interp = litert.open_interpreter(path)
     try:
         interp.allocate_tensors()
     except (ValueError, RuntimeError) as exc:
         raise BreedbenchError(f"{path}: LiteRT cannot prepare the model: {exc}") from None
-    out = litert.find_detail(interp.get_output_details(), spec.output.tensor, interp, "output")
     inp = litert.find_detail(interp.get_input_details(), spec.input.tensor, interp, "input")
+    out = litert.find_detail(interp.get_output_details(), spec.output.tensor, interp, "output")
+    check_dtype(spec.input.dtype, np.dtype(inp["dtype"]).name, inp["name"])
     shape = [int(d) for d in out["shape"]]
     in_shape = [int(d) for d in inp["shape"]]
     in_batch = in_shape[0] if len(in_shape) == 4 and in_shape[0] > 0 else 1

@@ -14,7 +14,7 @@ depends on a file that may move. Every mistake is a ``BreedbenchError`` naming t
     resize_shorter = 256        # optional: shorter side to this, then centre-crop to size
     scale = 0.00784313725       # x * scale + offset after resizing (or mean = [...], std = [...])
     offset = -1.0
-    dtype = "float32"           # optional; default: what the model's input says
+    dtype = "uint8"             # optional check: the model's input must take this type
     [output]
     tensor = "Identity:0"
     activation = "logits"       # "logits" | "probabilities"

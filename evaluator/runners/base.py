@@ -39,6 +39,16 @@ def stack(batch: Sequence[Item]) -> np.ndarray:
     return np.stack([np.asarray(b) for b in batch])
 
 
+def check_dtype(expected: str | None, actual: str, tensor: str) -> None:
+    """``input.dtype`` in a spec is a check: the model's input must take that type."""
+    from breedbench.errors import BreedbenchError
+
+    if expected is not None and expected != actual:
+        raise BreedbenchError(
+            f"the spec says input.dtype = {expected!r} but the model's input {tensor} is {actual}"
+        )
+
+
 def tensor_name(name: str) -> str:
     """``Sub`` → ``Sub:0``: TensorFlow tensor names carry the output index."""
     return name if ":" in name else f"{name}:0"

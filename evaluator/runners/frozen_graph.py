@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from breedbench.errors import BreedbenchError
-from evaluator.runners.base import Item, as_rows, stack, tensor_name
+from evaluator.runners.base import Item, as_rows, check_dtype, stack, tensor_name
 from evaluator.spec import ModelSpec
 
 # Ops that read or write files, run Python, or otherwise reach outside the graph.
@@ -172,6 +172,7 @@ class FrozenGraphRunner:
         shape = self.input.shape
         self.rank = shape.rank
         self.dtype = None if self.input.dtype == tf.string else self.input.dtype.as_numpy_dtype
+        check_dtype(spec.input.dtype, self.input.dtype.name, self.input.name)
         free_batch = self.rank == 4 and shape[0] is None
         self.max_batch = max(1, batch) if free_batch and spec.input.kind == "tensor" else 1
 

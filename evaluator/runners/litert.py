@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from breedbench.errors import BreedbenchError
-from evaluator.runners.base import Item, as_rows, stack
+from evaluator.runners.base import Item, as_rows, check_dtype, stack
 from evaluator.spec import ModelSpec
 
 
@@ -66,6 +66,7 @@ class LiteRTRunner:
         )
         self.in_index, self.out_index = inp["index"], out["index"]
         self.in_dtype = np.dtype(inp["dtype"])
+        check_dtype(spec.input.dtype, self.in_dtype.name, inp["name"])
         self.in_quant = inp["quantization"]
         self.out_quant = out["quantization"]
         self.out_dtype = np.dtype(out["dtype"])
@@ -126,7 +127,7 @@ class LiteRTRunner:
     def _predict_one_any_size(self, img: np.ndarray) -> np.ndarray:
         # A graph converted from ``Cast`` takes ``[H, W, 3]`` (no batch dimension).
         x = img if len(self.in_shape) == img.ndim else img[None]
-        if list(self.interp.get_input_details()[0]["shape"]) != list(x.shape):
+        if list(self.interp.get_tensor(self.in_index).shape) != list(x.shape):
             self.interp.resize_tensor_input(self.in_index, list(x.shape), strict=False)
             self.interp.allocate_tensors()
         self.interp.set_tensor(self.in_index, self.quantize(x))

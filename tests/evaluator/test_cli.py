@@ -110,3 +110,16 @@ def test_cli_errors_are_one_line(
     assert code == 1 and "WriteFile" in out and "--allow-unsafe-ops" in out
     code, out = cli(eval_set, "report", "999")
     assert code == 1 and "no evaluation run 999" in out
+
+
+def test_interrupted_evaluate_says_nothing_was_recorded(
+    eval_set: EvalSet, tiny_models: TinyModels, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from evaluator import pipeline
+
+    def interrupted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "evaluate", interrupted)
+    code, out = cli(eval_set, "evaluate", "anything")
+    assert code == 130 and "Interrupted: nothing recorded." in out

@@ -271,3 +271,19 @@ def test_fake_runner_exact_metrics(database, tiny_models: TinyModels) -> None:  
     top_confusions = {(t, p) for t, p, _ in m["confusions"]}
     assert all(p == ids for _, p in top_confusions) and len(top_confusions) == 3
     assert all(c == 3 for _, _, c in m["confusions"])
+
+
+def test_runs_record_and_read_back_on_both_databases(any_database, tiny_models: TinyModels) -> None:  # type: ignore[no-untyped-def]
+    from evaluator.compare import compare_runs
+    from evaluator.results import breed_results, list_runs, predictions
+
+    es = add_eval_images(any_database, tiny_models.labels, per_class=2)
+    register(any_database, tiny_models.batchable_pb, batchable_spec(tiny_models))
+    a = evaluate(any_database, "tiny", batch=4)
+    b = evaluate(any_database, "tiny", batch=1)
+    with any_database.session() as s:
+        assert [r.id for r in list_runs(s, "tiny")] == [b.run_id, a.run_id]
+        assert sum(r.n for r in breed_results(s, a.run_id)) == len(es.image_ids)
+        assert len(predictions(s, a.run_id)) == len(es.image_ids)
+        c = compare_runs(s, a.run_id, b.run_id)
+    assert c.shared == len(es.image_ids) and not c.fixed and not c.broken and c.same_dataset
