@@ -47,6 +47,7 @@ def build_datasheet(
     *,
     status: str,
     fmt: str,
+    min_reviews: int | None = None,
     now: datetime | None = None,
 ) -> str:
     """The Markdown datasheet for the exported ``rows``."""
@@ -65,7 +66,7 @@ def build_datasheet(
     out += _breeds_section(session, rows)
     out += _sources_section(rows)
     out += _licenses_section(rows)
-    out += _review_section(session, ids)
+    out += _review_section(session, ids, min_reviews)
     out += _leak_section(session, rows)
     return "\n".join(out).rstrip() + "\n"
 
@@ -114,7 +115,7 @@ def _licenses_section(rows: Sequence[ManifestRow]) -> list[str]:
     return out + [""]
 
 
-def _review_section(session: Session, ids: Sequence[int]) -> list[str]:
+def _review_section(session: Session, ids: Sequence[int], min_reviews: int | None) -> list[str]:
     by_image: dict[int, list[Review]] = defaultdict(list)
     for chunk in _chunks(ids):
         stmt = select(Review).where(Review.image_id.in_(chunk)).order_by(Review.id)
@@ -152,6 +153,13 @@ def _review_section(session: Session, ids: Sequence[int]) -> list[str]:
         "decision wins, or with consensus the required number of reviewers must agree)."
     )
     out.append("")
+    if min_reviews is not None:
+        rule = (
+            "the latest decision wins"
+            if min_reviews <= 1
+            else f"{min_reviews} reviewers must agree (consensus)"
+        )
+        out += [f"Rule in force at export (`min_reviews = {min_reviews}`): {rule}.", ""]
     out += [
         f"- Reviewers: {len(per_reviewer)}",
         f"- Decisions recorded on these images: {sum(decisions.values())} ("

@@ -176,6 +176,7 @@ def export_dataset(
     *,
     status: str = "accepted",
     force: bool = False,
+    min_reviews: int | None = None,
 ) -> ExportResult:
     """Write the set to ``root``: images (``folders``), the manifest and the datasheet."""
     fmt = ExportFormat(fmt)
@@ -210,7 +211,7 @@ def export_dataset(
     manifest = root / MANIFEST_NAMES[manifest_fmt]
     atomic_write(manifest, render_manifest(rows, manifest_fmt).encode("utf-8"))
     datasheet = root / DATASHEET_NAME
-    text = build_datasheet(session, rows, status=status, fmt=fmt.value)
+    text = build_datasheet(session, rows, status=status, fmt=fmt.value, min_reviews=min_reviews)
     atomic_write(datasheet, text.encode("utf-8"))
     return ExportResult(
         root=root,

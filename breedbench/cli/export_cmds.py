@@ -41,7 +41,15 @@ def export(
     """
     db = open_db(ctx)
     with db.session() as s:
-        result = export_dataset(s, db.store, path, fmt, status=status, force=force)
+        result = export_dataset(
+            s,
+            db.store,
+            path,
+            fmt,
+            status=status,
+            force=force,
+            min_reviews=db.settings.min_reviews,
+        )
     console.print(
         f"Exported {result.images} images of {result.breeds} breeds to {result.root} "
         f"({result.files_written} image files written); manifest {result.manifest.name}, "

@@ -106,3 +106,16 @@ def test_job_ids_are_checked(database: Database) -> None:
         eval_jobs.read_job(database.settings, "20990101-000000-abcdef")
     with pytest.raises(BreedbenchError, match="choose a model version"):
         eval_jobs.start_job(database.settings, "  ")
+
+
+def test_stopping_a_job_records_nothing(app_env: Database, tiny_lite: str) -> None:
+    db = app_env
+    job = eval_jobs.start_job(db.settings, tiny_lite)
+    eval_jobs.stop_job(db.settings, job.id)  # while the worker is still starting
+    done = wait_for(db, job.id)
+    assert done.status == "stopped"
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(EvalRun)) == 0
+    # Stopped jobs do not block a new evaluation of the same version.
+    again = eval_jobs.start_job(db.settings, tiny_lite, limit=4)
+    assert wait_for(db, again.id).status == "finished"

@@ -220,6 +220,7 @@ def test_cli_export_and_clean_error(
     result = runner.invoke(app, [*base, "export", "--format", "folders", str(out)])
     assert result.exit_code == 0, result.output
     assert "Exported 5 images of 2 breeds" in result.output
+    assert "(`min_reviews = 1`): the latest decision wins" in (out / "DATASHEET.md").read_text()
     result = runner.invoke(app, [*base, "export", "--format", "csv", str(out)])
     assert result.exit_code == 1
     assert result.output.startswith("Error: ") and "is not empty" in result.output
