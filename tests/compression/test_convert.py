@@ -23,7 +23,7 @@ from evaluator.registry import register_model
 from evaluator.spec import ModelSpec
 from tests.compression.conftest import CALIBRATION, MODES, Workspace
 from tests.evaluator.conftest import jpeg_spec, register
-from tests.factories import insert_image
+from tests.factories import breed_id, insert_image
 from tests.modelkit import class_jpeg
 
 # Measured on the tiny model (32 images): float, float16 and dynamic range reproduce the frozen
@@ -291,3 +291,31 @@ def test_saved_model_converts_from_its_serving_signature(workspace: Workspace, t
     assert (r.version.conversion or {})["source_format"] == "saved_model"
     result = run_parity(db, "tinysaved:s", r.version.ref)
     assert result.agreement == 1.0 and result.mean_abs_diff < 1e-3
+
+
+def test_an_unreadable_calibration_image_is_skipped_and_not_recorded(
+    workspace: Workspace,
+) -> None:
+    """A stored file that no longer decodes is left out of calibration, like evaluation does."""
+    db = workspace.db
+    model_breeds = [breed_id(db, slug) for slug in workspace.tiny.labels]
+    with db.session() as s:
+        first = select_calibration_images(s, 3, seed=7, breed_ids=model_breeds)
+        path = s.get(Image, first.image_ids[0]).path  # type: ignore[union-attr]
+    target = db.store.absolute(path)
+    original = target.read_bytes()
+    target.write_bytes(original[:40])  # truncated: cannot be decoded any more
+    try:
+        r = convert_version(
+            db,
+            "tiny:pb",
+            ConversionRequest("int8", input_tensor="Sub", calibration=3, seed=7),
+            new_version="skip-broken",
+        )
+    finally:
+        target.write_bytes(original)
+    with db.session() as s:
+        recorded = calibration_image_ids(s, r.version.id)
+    assert recorded == set(first.image_ids[1:])
+    assert r.calibration_images == 2 and r.calibration_breeds == 2
+    assert (r.version.conversion or {})["calibration_images"] == 2
