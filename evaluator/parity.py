@@ -30,9 +30,10 @@ from evaluator.preprocess import normalise, prepare
 from evaluator.registry import VersionInfo, get_version, get_version_by_id
 from evaluator.runners import load_runner
 
-# Top-1 agreement a faithful conversion usually keeps with its float parent (measured on the
-# tiny test models and in line with the TFLite post-training quantization guide: float16 and
-# dynamic range lose well under a point of accuracy, full int8 a few points).
+# Conservative floors for the top-1 agreement a faithful conversion keeps with its float parent.
+# TFLite's post-training quantization guide reports float16 and dynamic range costing well under
+# a point of accuracy and full int8 a few points; agreement below these is not quantization noise.
+# (The tiny test model keeps 100 % in every mode; the study's dynamic .lite lost 5 points of top-1.)
 EXPECTED_AGREEMENT = {"none": 0.99, "float16": 0.98, "dynamic": 0.95, "int8": 0.85}
 UNKNOWN_QUANTIZATION = "int8"  # unrelated versions: expect at least the most lossy usual level
 MAX_DISAGREEMENTS_SHOWN = 20
