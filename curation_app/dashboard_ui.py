@@ -14,6 +14,7 @@ import streamlit as st
 
 from curation_app import evaluations as ev
 from curation_app.evaluations import BreedResult, HistoryPoint, RunSummary, TradeoffRow
+from curation_app.state import get_database
 from db.database import Database
 
 RUN_PARAM = "run"
@@ -229,3 +230,15 @@ def reviewer_name() -> str | None:
     """The reviewer chosen in the review app (session or ``?reviewer=``), if any."""
     name = st.session_state.get(REVIEWER_KEY) or st.query_params.get(REVIEWER_KEY)
     return str(name) if name else None
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def cached_comparison(database_url: str, run_a: int, run_b: int) -> ev.RunComparison:
+    """Two runs compared, computed once: finished runs and their predictions never change.
+
+    ``database_url`` is part of the cache key, so two databases never share an entry.
+    """
+    db = get_database()
+    assert db.settings.resolved_database_url() == database_url
+    with db.session() as s:
+        return ev.compare(s, run_a, run_b)

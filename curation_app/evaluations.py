@@ -264,5 +264,5 @@ def compare(session: Session, run_a: int, run_b: int) -> RunComparison:
     thumbs: dict[int, str | None] = {}
     for start in range(0, len(ids), CHUNK):
         stmt = select(Image.id, Image.thumb_path).where(Image.id.in_(ids[start : start + CHUNK]))
-        thumbs.update(session.execute(stmt).tuples().all())
+        thumbs.update((i, t) for i, t in session.execute(stmt).all())
     return RunComparison(result, thumbs)

@@ -132,7 +132,7 @@ def select_rows(session: Session, statuses: list[ImageStatus] | None) -> list[Ma
         stmt = stmt.where(Image.status.in_(statuses))
     stmt = stmt.order_by(Breed.position, Breed.id, Image.id)
     rows: list[ManifestRow] = []
-    for image, breed in session.execute(stmt).tuples():
+    for image, breed in session.execute(stmt).all():
         rows.append(
             ManifestRow(
                 breed=breed.slug,
@@ -228,7 +228,7 @@ def _store_paths(session: Session, ids: list[int]) -> dict[int, str]:
     for start in range(0, len(ids), 500):  # stay under SQLite's bound-parameter limit
         chunk = ids[start : start + 500]
         stmt = select(Image.id, Image.path).where(Image.id.in_(chunk))
-        paths.update(session.execute(stmt).tuples().all())
+        paths.update((i, p) for i, p in session.execute(stmt).all())
     return paths
 
 

@@ -34,8 +34,7 @@ with c1:
     run_a = ui.run_picker(rest, "Run A (baseline)", "cmp_a", default_a)
 
 try:
-    with db.session() as s:
-        comparison = ev.compare(s, run_a, run_b)
+    comparison = ui.cached_comparison(db.settings.resolved_database_url(), run_a, run_b)
 except BreedbenchError as exc:
     st.error(str(exc))
     st.stop()

@@ -78,11 +78,8 @@ def add_run(
 ) -> int:
     """One finished run whose predictions put each image's true breed at the given rank."""
     with db.session() as s:
-        breed_of = dict(
-            s.execute(select(Image.id, Image.breed_id).where(Image.id.in_(list(ranks))))
-            .tuples()
-            .all()
-        )
+        stmt = select(Image.id, Image.breed_id).where(Image.id.in_(list(ranks)))
+        breed_of = {i: b for i, b in s.execute(stmt).all()}
         all_breeds = list(s.scalars(select(Breed.id).order_by(Breed.id)))
         decoy = s.scalar(select(Breed.id).where(Breed.slug == confuse_with))
         records = []
