@@ -155,6 +155,23 @@ def _check_frozen_pb(path: Path, spec: ModelSpec, allow_unsafe_ops: bool) -> Non
             f"the spec of a frozen graph needs input.tensor and output.tensor; {fg.describe_io(gd)}"
         )
     fg.check_tensor_names(gd, [spec.input.tensor, spec.output.tensor], str(path))
+    name = spec.input.tensor.split(":")[0]
+    for node in gd.node:
+        if node.name == name and node.op == "Placeholder":
+            _check_size(spec, fg._shape(node), spec.input.tensor)
+
+
+def _check_size(spec: ModelSpec, shape: list[int | None] | None, tensor: str) -> None:
+    """A fixed NHWC input must be the spec's size: say both instead of failing mid-run."""
+    size = spec.input.size
+    if spec.input.kind != "tensor" or size is None or shape is None or len(shape) != 4:
+        return
+    h, w = shape[1], shape[2]
+    if h is not None and w is not None and h > 0 and w > 0 and (h, w) != tuple(size):
+        raise BreedbenchError(
+            f"the model's input {tensor} takes {h}×{w} images but the spec says "
+            f"input.size = [{size[0]}, {size[1]}]"
+        )
 
 
 def _check_tflite(path: Path, spec: ModelSpec, n_labels: int) -> None:
@@ -171,6 +188,8 @@ def _check_tflite(path: Path, spec: ModelSpec, n_labels: int) -> None:
     inp = litert.find_detail(interp.get_input_details(), spec.input.tensor, interp, "input")
     out = litert.find_detail(interp.get_output_details(), spec.output.tensor, interp, "output")
     check_dtype(spec.input.dtype, np.dtype(inp["dtype"]).name, inp["name"])
+    signature = inp.get("shape_signature", inp["shape"])
+    _check_size(spec, [None if int(d) < 0 else int(d) for d in signature], inp["name"])
     shape = [int(d) for d in out["shape"]]
     in_shape = [int(d) for d in inp["shape"]]
     in_batch = in_shape[0] if len(in_shape) == 4 and in_shape[0] > 0 else 1

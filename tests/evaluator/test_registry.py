@@ -152,3 +152,17 @@ def test_unknown_version_lists_the_registered_ones(
     register(database, tiny_models.classic_pb, classic_spec(tiny_models))
     with database.session() as s, pytest.raises(BreedbenchError, match="registered: tiny:1"):
         get_version(s, "tiny:9")
+
+
+def test_input_size_against_the_model_says_both(
+    database: Database, tiny_models: TinyModels
+) -> None:
+    lite = lite_spec(tiny_models)
+    lite["input"]["size"] = [299, 299]
+    with pytest.raises(BreedbenchError, match=r"Sub takes 32×32 images .*size = \[299, 299\]"):
+        register(database, tiny_models.sub_float, lite)
+    pb = batchable_spec(tiny_models)
+    pb["input"]["size"] = [224, 224]
+    with pytest.raises(BreedbenchError, match=r"input:0 takes 32×32 images .* \[224, 224\]"):
+        register(database, tiny_models.batchable_pb, pb)
+    assert n_versions(database) == 0
