@@ -117,3 +117,33 @@ def test_cli_import_errors(
     assert result.exit_code == 1 and result.output.startswith("Error: ")
     assert message in result.output
     assert rows(database) == {}
+
+
+def test_an_exported_tree_imports_back(database: Database, tmp_path: Path) -> None:
+    from breedbench.settings import Settings
+    from db.database import open_database
+    from db.export import export_dataset
+    from db.models import Decision
+    from db.reviews import record_decision
+    from db.seed import seed_breeds
+    from tests.factories import insert_image
+
+    ids = [insert_image(database, slug, seed) for slug, seed in [("boxer", 1), ("pug", 2)]]
+    with database.session() as s:
+        for image_id in ids:
+            record_decision(s, image_id, "alice", Decision.ACCEPT)
+        export_dataset(s, database.store, tmp_path / "export", "folders")
+    other = open_database(
+        Settings(data_dir=tmp_path / "other", database_url=f"sqlite:///{tmp_path}/other.db")
+    )
+    try:
+        with other.session() as s:
+            seed_breeds(s)
+        report = import_folder(other, tmp_path / "export", accept=True, reviewer="bob")
+        assert report.total("stored") == 2 and report.accepted == 2
+        assert report.unknown_folders == []
+        before = {(slug, i.sha256) for slug, imgs in rows(database).items() for i in imgs}
+        after = {(slug, i.sha256) for slug, imgs in rows(other).items() for i in imgs}
+        assert before == after
+    finally:
+        other.dispose()
