@@ -202,3 +202,16 @@ def test_cli_crawl_bad_input_is_one_line(cli_env: list[str], args: list[str], me
     assert result.exit_code == 1
     assert result.output.startswith("Error: ") and message in result.output
     assert "Traceback" not in result.output
+
+
+def test_crawl_and_dedup_on_both_databases(any_database: Database, mockserver: MockServer) -> None:
+    report = crawl(
+        any_database, mockserver, breeds=["vizsla", "weimaraner"], per_breed=3, dog_keyword="never"
+    )
+    assert report.status == RunStatus.FINISHED
+    assert [j.stored for j in report.jobs] == [3, 3]
+    report = crawl(any_database, mockserver, breeds=["weimaraner"], per_breed=4)
+    assert len(images(any_database, "weimaraner")) == 3  # the catalog has no fourth photo
+    with any_database.session() as s:
+        run = s.get(CrawlRun, report.run_id)
+        assert run is not None and run.stats["breeds"]["weimaraner"]["exhausted"] is True
