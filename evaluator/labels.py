@@ -3,7 +3,8 @@
 A label file is one label per line, or a CSV with a named column (the classic ``breeds.csv``).
 The model's class order is the file order or the sorted order (sklearn's ``LabelBinarizer`` sorts,
 which is how the classic breed head was trained). A label matches a breed by name (normalised:
-lower case, ``-``/``_`` as spaces, against the slug and the display name) or by WordNet synset id
+lower case, ``-``/``_`` as spaces, against the slug and the display name; an ImageNet line's
+comma-separated names are tried one by one) or by WordNet synset id
 (the first ``nXXXXXXXX`` token, as in ImageNet's ``synset_words.txt``).
 
 Labels that match no breed are an error that lists them, unless ``restrict_to_breeds`` says the
@@ -108,7 +109,7 @@ def build_label_map(session: Session, spec: ModelSpec) -> LabelMap:
         for b in breeds:
             index.setdefault(normalise_label(b.name), b.id)
             index[normalise_label(b.slug)] = b.id
-        keys = [normalise_label(lab) for lab in labels]
+        keys = [_name_match(lab, index) for lab in labels]
     breed_ids = [index.get(k) if k else None for k in keys]
     label_map = LabelMap(labels, breed_ids, spec.labels.restrict_to_breeds)
     unmatched = label_map.unmatched
@@ -130,6 +131,19 @@ def build_label_map(session: Session, spec: ModelSpec) -> LabelMap:
         if b is not None:
             seen[b] = lab
     return label_map
+
+
+def _name_match(label: str, index: dict[str, int]) -> str:
+    """The whole label, or else one of its comma-separated names without a leading synset id
+    (``n02089867 Walker hound, Walker foxhound`` matches ``walker_hound``)."""
+    whole = normalise_label(label)
+    if whole in index:
+        return whole
+    for part in SYNSET.sub("", label, count=1).split(","):
+        key = normalise_label(part)
+        if key in index:
+            return key
+    return whole
 
 
 def _synset(label: str) -> str | None:

@@ -6,10 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sqlalchemy import select
 
 from breedbench.errors import BreedbenchError
 from db.breeds import stanford_breeds
 from db.database import Database
+from db.models import Breed
 from evaluator.labels import build_label_map, read_label_file
 from evaluator.pipeline import evaluate
 from evaluator.results import predictions
@@ -170,7 +172,7 @@ def test_restrict_to_breeds_ranks_only_breed_classes(
     """An ImageNet-like model whose favourite class is a fish: top-1 is its best breed."""
     es = add_eval_images(database, tiny_models.labels, per_class=2)
     spec = {
-        "input": {"tensor": "input:0", "kind": "tensor", "size": [8, 8]},
+        "input": {"tensor": "input:0", "kind": "tensor", "size": [32, 32]},
         "output": {"tensor": "probs:0", "activation": "probabilities"},
         "labels": {"names": IMAGENET_STYLE, "match": "synset", "restrict_to_breeds": True},
     }
@@ -187,3 +189,16 @@ def test_restrict_to_breeds_ranks_only_breed_classes(
         rows = predictions(s, out.run_id)
     assert [p.slug for p in rows[0].top5] == ["pug", "beagle", "chihuahua", "samoyed"]
     assert rows[0].top5[0].probability == pytest.approx(0.2)
+
+
+def test_name_matching_reads_imagenet_style_lines(database: Database) -> None:
+    names = ["n02089867 Walker hound, Walker foxhound", "German short-haired pointer", "Pug"]
+    spec = ModelSpec.from_dict({"input": {"kind": "image"}, "labels": {"names": names}})
+    with database.session() as s:
+        lm = build_label_map(s, spec)
+        slugs = {b.id: b.slug for b in s.scalars(select(Breed))}
+    assert [slugs[b] for b in lm.breed_ids] == [
+        "walker_hound",
+        "german_short-haired_pointer",
+        "pug",
+    ]
