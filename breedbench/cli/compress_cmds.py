@@ -98,7 +98,7 @@ def convert(
         quantize=quantize,
         io=io,
         input_tensor=input_tensor,
-        calibration=calibration or db.settings.calibration_images,
+        calibration=db.settings.calibration_images if calibration is None else calibration,
         select_tf_ops=select_tf_ops,
         seed=seed,
     )

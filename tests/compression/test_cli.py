@@ -51,6 +51,8 @@ def test_convert_errors_are_one_line(workspace: Workspace) -> None:
         "Error: --io int8 needs --quantize int8: only a full-integer model has integer input and "
         "output"
     )
+    code, out = run(workspace, "convert", "tiny:pb", "--quantize", "int8", "--calibration", "0")
+    assert code == 1 and "--calibration must be at least 1 image" in out
     code, out = run(workspace, "convert", "tiny:pb", "--input", "Nowhere")
     assert code == 1 and out.startswith("Error: no tensor 'Nowhere' in the graph")
     assert "Traceback" not in out
