@@ -38,6 +38,7 @@ EXPECTED_AGREEMENT = {"none": 0.99, "float16": 0.98, "dynamic": 0.95, "int8": 0.
 UNKNOWN_QUANTIZATION = "int8"  # unrelated versions: expect at least the most lossy usual level
 MAX_DISAGREEMENTS_SHOWN = 20
 DIAGNOSIS_IMAGES = 64
+CHUNK = 64  # images prepared and run at a time (>= DIAGNOSIS_IMAGES)
 EPS = 1e-7
 
 Variant = Callable[[np.ndarray], np.ndarray]
@@ -230,16 +231,21 @@ def run_parity(
                 f"({len(ma.labels)} and {len(mb.labels)}): parity compares the same classifier"
             )
         order = [mb.labels.index(label) for label in ma.labels]
-        blobs = [db.store.read(path) for _, path, _ in images]
-        pa = ma.probabilities(ma.inputs(blobs))
-        xb = mb.inputs(blobs)
-        pb = mb.probabilities(xb)[:, order]
+        # In chunks: thousands of prepared 299×299 inputs would not fit in memory at once.
+        chunks_a, chunks_b, first_xb = [], [], None
+        for start in range(0, len(images), CHUNK):
+            blobs = [db.store.read(path) for _, path, _ in images[start : start + CHUNK]]
+            xb = mb.inputs(blobs)
+            first_xb = xb if first_xb is None else first_xb
+            chunks_a.append(ma.probabilities(ma.inputs(blobs)))
+            chunks_b.append(mb.probabilities(xb)[:, order])
+        pa, pb = np.concatenate(chunks_a), np.concatenate(chunks_b)
         nums = compare_probabilities(pa, pb)
         n, agree = len(images), int(nums.agree.sum())
         suspected = mismatch_suspected(agree, n, quantization)
         diagnosis, diagnosis_agreement = None, None
         if suspected and diagnose:
-            diagnosis, diagnosis_agreement = _diagnose(mb, xb, pa, order, agree / n)
+            diagnosis, diagnosis_agreement = _diagnose(mb, first_xb or [], pa, order, agree / n)
     finally:
         ma.close()
         mb.close()

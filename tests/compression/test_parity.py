@@ -104,3 +104,15 @@ def test_class_order_is_aligned_by_label(workspace: Workspace) -> None:
     register(db, tiny.sub_float, wrong, version="sorted-claim")
     # The labels now name different outputs: agreement collapses, and parity says so.
     assert run_parity(db, "tiny:pb", "tiny:sorted-claim").mismatch_suspected
+
+
+def test_chunked_run_gives_the_same_result(workspace: Workspace, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import evaluator.parity as parity_mod
+
+    register(
+        workspace.db, workspace.tiny.sub_float, lite_spec(workspace.tiny, 0.0), version="chunk-raw"
+    )
+    whole = run_parity(workspace.db, "tiny:pb", "tiny:chunk-raw")
+    monkeypatch.setattr(parity_mod, "CHUNK", 5)
+    chunked = run_parity(workspace.db, "tiny:pb", "tiny:chunk-raw")
+    assert chunked == whole and whole.n_images > 5
