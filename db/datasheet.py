@@ -147,9 +147,10 @@ def _review_section(session: Session, ids: Sequence[int], min_reviews: int | Non
             reset += 1
     out = ["## How the set was reviewed", ""]
     out.append(
-        "Every image was looked at by a person in the breedbench review app (or recorded with "
-        "`breedbench decide`). Decisions are append-only; an image's status derives from them "
-        "(an undo cancels a decision, a reset sends the image back to review, the latest "
+        "Images are decided by named reviewers in the breedbench review app, with "
+        "`breedbench decide`, or accepted in bulk by `breedbench import --accept` (an already "
+        "vetted folder). Decisions are append-only; an image's status derives from them (an "
+        "undo cancels a decision, a reset sends the image back to review, then the latest "
         "decision wins, or with consensus the required number of reviewers must agree)."
     )
     out.append("")
@@ -202,7 +203,8 @@ def _leak_section(session: Session, rows: Sequence[ManifestRow]) -> list[str]:
         if any_leak_check is None:
             out.append(
                 "No leak flags are recorded in this database: either the leak check was not run "
-                "or it found nothing. Run it before trusting the set as unseen."
+                "or it found nothing. Run it against the training images before trusting the "
+                "set as unseen: `breedbench leakcheck --reference TRAINING_IMAGES_DIR`."
             )
         else:
             out.append("None of the exported images is flagged as a leak.")

@@ -56,6 +56,7 @@ def export(
         f"datasheet {result.datasheet.name}",
         markup=False,
         highlight=False,
+        soft_wrap=True,
     )
 
 
