@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import streamlit as st
+from sqlalchemy.orm import Session
 
 from breedbench.errors import BreedbenchError
 from curation_app import images, ui
@@ -48,6 +49,8 @@ def _act(image_id: int, decision: Decision, reason: str | None = None) -> None:
     if result is None:
         st.session_state["queue_message"] = ("info", "Nothing to undo.")
         return
+    if result.decision != "undo":
+        st.session_state["queue_decided"] = st.session_state.get("queue_decided", 0) + 1
     what = f"{result.decision} #{result.image_id}"
     if result.decision == "relabel":
         what += f" → {labels.get(result.breed_id, '?')}"
@@ -95,6 +98,21 @@ def _buttons(card: ImageCard) -> None:
               on_click=_act, args=(card.id, Decision.RELABEL))  # fmt: skip
 
 
+def _remaining(s: Session, breed_id: int | None) -> int:
+    """Images left for this reviewer. Under consensus the exact count reads every pending
+    image's votes, so it is recounted every 20 decisions and estimated in between (it is shown
+    as progress only)."""
+    if settings.min_reviews <= 1:
+        return pending_count(s, reviewer, breed_id)
+    decided = st.session_state.get("queue_decided", 0)
+    key = f"queue_remaining_{breed_id}"
+    cached = st.session_state.get(key)
+    if cached is None or decided - cached[1] >= 20:
+        cached = (pending_count(s, reviewer, breed_id, min_reviews=settings.min_reviews), decided)
+        st.session_state[key] = cached
+    return max(0, cached[0] - (decided - cached[1]))
+
+
 @st.fragment
 def review_panel() -> None:
     front = st.session_state.pop("queue_front", None)
@@ -102,7 +120,7 @@ def review_panel() -> None:
         cards = next_images(s, reviewer, limit=PREFETCH + 1, breed_id=breed_filter)
         if front is not None and all(c.id != front for c in cards):
             cards = cards_by_id(s, [front]) + cards
-        remaining = pending_count(s, reviewer, breed_filter, min_reviews=settings.min_reviews)
+        remaining = _remaining(s, breed_filter)
     message = st.session_state.pop("queue_message", None)
     if message and message[0] != "ok":
         (st.error if message[0] == "error" else st.info)(message[1])
