@@ -81,7 +81,9 @@ def convert(
         bool,
         typer.Option(
             "--select-tf-ops",
-            help="Let the converter keep unsupported ops as TensorFlow kernels (SELECT_TF_OPS).",
+            help="Allow fallbacks: float built-in kernels in an int8 model, and TensorFlow "
+            "kernels (SELECT_TF_OPS) for ops TFLite lacks. A result that keeps TensorFlow "
+            "kernels needs the Flex delegate, which LiteRT here lacks: it is refused.",
         ),
     ] = False,
     seed: Annotated[int, typer.Option(help="Which images calibrate, within each breed.")] = 0,
