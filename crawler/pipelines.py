@@ -117,6 +117,7 @@ class StorePipeline:
         return self.crawler.spider.context  # type: ignore[union-attr]
 
     def open_spider(self) -> None:
+        workers.warm(self.workers)
         with self.context.db.session() as s:
             self.index = DedupIndex.load(s)
 

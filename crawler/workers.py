@@ -81,6 +81,13 @@ def pool(workers: int) -> ProcessPoolExecutor:
     return _pool
 
 
+def warm(workers: int) -> None:
+    """Start the worker processes now (they take a moment to import), not at the first image."""
+    executor = pool(workers)
+    for _ in range(workers):
+        executor.submit(int)
+
+
 def shutdown() -> None:
     global _pool
     if _pool is not None:
