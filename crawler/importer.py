@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from breedbench.errors import BreedbenchError
 from crawler.dedup import DedupIndex, Verdict
@@ -41,7 +42,7 @@ class ImportReport:
         return sum(c[outcome] for c in self.counts.values())
 
 
-def breed_folders(session, root: Path) -> tuple[list[tuple[Path, int, str]], list[str]]:  # type: ignore[no-untyped-def]
+def breed_folders(session: Session, root: Path) -> tuple[list[tuple[Path, int, str]], list[str]]:
     """``[(folder, breed_id, slug)]`` for the folders under ``root`` that name a breed."""
     breeds = list(session.execute(select(Breed.id, Breed.slug, Breed.synset)))
     by_synset = {syn: (bid, slug) for bid, slug, syn in breeds if syn}

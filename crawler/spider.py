@@ -11,7 +11,7 @@ fallback) only once the queue is empty. The pipeline reports each image's outcom
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from scrapy import Request, Spider, signals
@@ -30,6 +30,7 @@ from twisted.python.failure import Failure
 from crawler.jobs import BreedJob
 from crawler.queries import DogKeywordMode, fallback
 from crawler.sources import SOURCES, Source, SourceError
+from db.database import Database
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ class CrawlContext:
     def __init__(
         self,
         *,
-        db: Any,
+        db: Database,
         run_id: int,
         jobs: dict[str, BreedJob],
         mode: DogKeywordMode,
@@ -99,7 +100,7 @@ class BreedSpider(Spider):
 
     # --- scheduling ---------------------------------------------------------------------------
 
-    async def start(self) -> Iterator[Request]:  # type: ignore[override]
+    async def start(self) -> AsyncIterator[Request]:  # type: ignore[override]
         for source in list(self.sources):
             try:
                 await source.prepare(self.crawler)
