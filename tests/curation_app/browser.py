@@ -107,6 +107,7 @@ def wait_for_next_image(page, previous_src: str, timeout_ms: float = 15_000) -> 
 
 
 def shown_image_id(page) -> int:  # type: ignore[no-untyped-def]
-    """The id in the caption "… · image #12 · …" next to the picture."""
-    text = page.get_by_text("image #").first.inner_text()
-    return int(text.split("image #")[1].split()[0])
+    """The id in the picture's own caption ("#12"): it arrives with the picture itself, unlike
+    the text beside it, which may still show the previous image for a moment."""
+    text = page.locator(".st-key-review-image").first.inner_text()
+    return int(text.strip().split("#")[-1].split()[0])
