@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from breedbench.errors import BreedbenchError
 from curation_app.decisions import clean_reviewer, decide
 from curation_app.queue import ImageCard, cards_by_id
-from db.models import Decision, FlagKind, ImageFlag, utcnow
+from db.models import Breed, Decision, FlagKind, ImageFlag, utcnow
 
 PAGE_SIZE = 10
 
@@ -148,7 +148,8 @@ def resolve_flag(
             raise BreedbenchError("relabel needs a target breed")
         decide(session, flag.image_id, reviewer, Decision.RELABEL,
                target_breed_id=target_breed_id, min_reviews=min_reviews)  # fmt: skip
-        text = f"relabelled image {flag.image_id} to breed {target_breed_id}"
+        breed = session.get(Breed, target_breed_id)
+        text = f"relabelled image {flag.image_id} to {breed.slug if breed else target_breed_id}"
     else:
         text = "kept both" if flag.other_image_id else "kept"
     flag.resolved_at = utcnow()

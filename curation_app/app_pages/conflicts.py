@@ -16,7 +16,7 @@ from curation_app.conflicts import (
     resolve_flag,
 )
 from curation_app.consensus import disagreements
-from curation_app.decisions import REJECT_REASONS, decide
+from curation_app.decisions import REJECT_REASONS, breed_choices, decide
 from curation_app.queue import ImageCard
 from curation_app.state import get_database, get_settings
 from db.models import Decision, FlagKind
@@ -37,13 +37,22 @@ LABELS = {
 reviewer = ui.require_reviewer()
 settings = get_settings()
 db = get_database()
+with db.session() as _s:
+    breeds = {b.id: b.label for b in breed_choices(_s)}
 
 
 def _resolve(flag_id: int, resolution: Resolution) -> None:
+    target = st.session_state.get(f"relabel_{flag_id}")
     try:
         with db.session() as s:
-            text = resolve_flag(s, flag_id, reviewer, resolution,
-                                min_reviews=settings.min_reviews)  # fmt: skip
+            text = resolve_flag(
+                s,
+                flag_id,
+                reviewer,
+                resolution,
+                target_breed_id=target if resolution == Resolution.RELABEL_IMAGE else None,
+                min_reviews=settings.min_reviews,
+            )
         st.session_state["conflict_message"] = ("ok", f"Flag {flag_id}: {text}.")
     except BreedbenchError as exc:
         st.session_state["conflict_message"] = ("error", str(exc))
@@ -93,6 +102,12 @@ def _flag(view: FlagView) -> None:
             for res in ACTIONS[FlagKind(view.kind)]:
                 st.button(_label(view, res), key=f"flag_{view.id}_{res.value}", width="stretch",
                           on_click=_resolve, args=(view.id, res))  # fmt: skip
+            pick, go = st.columns([3, 2], vertical_alignment="bottom")
+            pick.selectbox("Left is really a", list(breeds), format_func=breeds.get, index=None,
+                           placeholder="Search breeds", key=f"relabel_{view.id}")  # fmt: skip
+            go.button("Relabel left", key=f"flag_{view.id}_relabel_image", width="stretch",
+                      disabled=st.session_state.get(f"relabel_{view.id}") is None,
+                      on_click=_resolve, args=(view.id, Resolution.RELABEL_IMAGE))  # fmt: skip
 
 
 message = st.session_state.pop("conflict_message", None)

@@ -15,7 +15,7 @@ from curation_app.identity import hash_password
 from db.database import Database
 from db.models import Breed, Decision, FlagKind, ImageFlag, ImageStatus
 from tests.curation_app.conftest import reviews_of
-from tests.factories import breed_id, image_row
+from tests.factories import breed_id, image_row, insert_image, jpeg_bytes
 
 APP = str(Path(__file__).resolve().parents[2] / "curation_app" / "app.py")
 
@@ -185,6 +185,26 @@ def test_conflicts_page_resolves_a_duplicate(app_env: Database, add_images) -> N
     with app_env.session() as s:
         stored = s.get(ImageFlag, flag_id)
         assert stored is not None and stored.resolved_by == "ana"
+
+
+def test_conflicts_page_relabels_a_cross_breed_picture(app_env: Database) -> None:
+    data = jpeg_bytes(seed=321)
+    a = insert_image(app_env, "boxer", data=data)
+    b = insert_image(app_env, "pug", data=data)
+    with app_env.session() as s:
+        flag = ImageFlag(image_id=a, kind=FlagKind.CROSS_BREED, other_image_id=b, distance=0)
+        s.add(flag)
+        s.flush()
+        flag_id = flag.id
+    at = _app(page="app_pages/conflicts.py")
+    assert at.button(key=f"flag_{flag_id}_keep_image").label == "Keep left (Boxer), reject right"
+    beagle = breed_id(app_env, "beagle")
+    at.selectbox(key=f"relabel_{flag_id}").set_value(beagle).run()
+    at.button(key=f"flag_{flag_id}_relabel_image").click().run()
+    assert any("relabelled image" in s.value and "beagle" in s.value for s in at.success)
+    assert image_row(app_env, a).breed_id == beagle
+    (row,) = reviews_of(app_env, a)
+    assert (row.decision, row.target_breed_id, row.reviewer) == (Decision.RELABEL, beagle, "ana")
 
 
 def test_conflict_queue_under_consensus(app_env: Database, add_images, monkeypatch) -> None:
