@@ -99,9 +99,10 @@ def _sign_out() -> None:
 
 
 def _sign_in_form(mode: str) -> None:
-    st.subheader("Who is reviewing?")
-    st.caption("Every decision is recorded with this name.")
-    with st.form("sign_in"):
+    narrow = st.columns([2, 3])[0]
+    narrow.subheader("Who is reviewing?", anchor=False)
+    narrow.caption("Every decision is recorded with this name.")
+    with narrow.form("sign_in"):
         name = st.text_input("Your name", value=st.query_params.get(QUERY_PARAM, ""), key="name_in")
         password = st.text_input("Password", type="password") if mode == "passwords" else ""
         submitted = st.form_submit_button("Start reviewing", type="primary")
@@ -110,10 +111,10 @@ def _sign_in_form(mode: str) -> None:
     try:
         cleaned = clean_reviewer(name)
     except BreedbenchError as exc:
-        st.error(str(exc))
+        narrow.error(str(exc))
         return
     if mode == "passwords" and not check_reviewer(_secrets()["reviewers"], cleaned, password):
-        st.error("Unknown reviewer or wrong password.")
+        narrow.error("Unknown reviewer or wrong password.")
         return
     st.session_state[REVIEWER_KEY] = cleaned
     st.query_params[QUERY_PARAM] = cleaned

@@ -96,6 +96,10 @@ def test_reviewer_is_chosen_and_kept_in_the_url(app_env: Database, add_images) -
     add_images("boxer", 1)
     at = _app(reviewer=None)
     assert not any(b.key == "accept" for b in at.button)
+    at.text_input(key="name_in").input("   ")
+    at.button[0].click().run()
+    assert [e.value for e in at.error] == ["a decision needs a reviewer name"]
+    assert "reviewer" not in at.session_state
     at.text_input(key="name_in").input("  Ana  Maria ")
     at.button[0].click().run()  # the form's submit button
     assert at.session_state["reviewer"] == "Ana Maria"
