@@ -5,7 +5,7 @@ image. In threads next to Scrapy's event loop they crawl: every return from Pill
 to win the GIL back from the loop (the "convoy" effect), which made each image take ~80 ms. In a
 process pool they run at full speed on the other cores. A worker receives the bytes, validates
 them, writes the original and the thumbnail into the store (atomic writes, paths derived from
-the sha256) and returns a few numbers; the row is written by the crawl's one writer thread.
+the sha256) and returns a few numbers; the row is written in the crawl's event-loop thread.
 
 Workers ignore SIGINT: Ctrl-C is the crawl's to handle (stop gracefully), not theirs.
 """

@@ -46,11 +46,13 @@ def add_image(
 ) -> Image:
     """Store ``data`` (once, by sha256), make its thumbnail and insert the row; flushes.
 
-    ``hashes`` — (phash, dhash) already computed from ``decoded`` (the crawler's validation
-    computes them) — saves computing them twice.
+    ``hashes`` — (phash, dhash) already computed by a validation that decoded the bytes (the
+    crawler's) — saves computing them twice, and the pixels are then only decoded if the
+    thumbnail is missing (the header gives size and format).
     """
     img = decoded if decoded is not None else PILImage.open(io.BytesIO(data))
-    img.load()
+    if hashes is None:
+        img.load()
     stored = store.put(data)
     phash, dhash = hashes if hashes is not None else perceptual_hashes(img)
     thumb = store.put_thumbnail(stored.sha256, img)
