@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
 from PIL import Image as PILImage
 
+from breedbench.errors import BreedbenchError
 from curation_app import images
 from curation_app.decisions import decide, undo_last
 from curation_app.queue import next_images, pending_count
 from db.database import Database
+from db.models import FlagKind, ImageFlag
 from db.store import original_path
 from tests.factories import breed_id, insert_image, jpeg_bytes
 
@@ -43,8 +46,6 @@ def test_undone_image_comes_back(database: Database, add_images) -> None:
 
 
 def test_cards_carry_breed_provenance_and_open_flags(database: Database, add_images) -> None:
-    from db.models import FlagKind, ImageFlag
-
     a, b = add_images("papillon", 2)
     with database.session() as s:
         s.add(ImageFlag(image_id=a, kind=FlagKind.NEAR_DUPLICATE, other_image_id=b, distance=3))
@@ -85,3 +86,25 @@ def test_prefetch_makes_the_next_copies(database: Database, add_images) -> None:
     for c in cards:
         assert database.store.absolute(images.review_copy_path(c.sha256, 512)).exists()
     assert images.prefetch(database.store, [c.sha256 for c in cards], 512) == []
+
+
+def test_missing_original_is_a_clear_error(database: Database) -> None:
+    img = insert_image(database, "boxer", seed=5)
+    with database.session() as s:
+        card = next_images(s, "ana")[0]
+    assert card.id == img
+    database.store.absolute(original_path(card.sha256)).unlink()
+    with pytest.raises(BreedbenchError, match="missing from the store"):
+        images.review_copy(database.store, card.sha256, 1024)
+
+
+def test_remaining_count_under_consensus(database: Database, add_images) -> None:
+    a, b, c = add_images("pug", 3)
+    with database.session() as s:
+        decide(s, a, "ana", "accept", min_reviews=2)
+        decide(s, b, "bo", "accept", min_reviews=2)
+    with database.session() as s:
+        assert pending_count(s, "ana", min_reviews=2) == 2  # b and c
+        assert pending_count(s, "bo", min_reviews=2) == 2  # a and c
+        assert pending_count(s, "cy", min_reviews=2) == 3
+        assert [x.id for x in next_images(s, "ana")] == [b, c]
