@@ -66,7 +66,7 @@ def grid_panel() -> None:
         state = "marked" if st.session_state.get(f"mark_{card.id}") else "ok"
         with cols[n % COLUMNS], st.container(key=f"cell-{state}-{card.id}"):
             st.image(str(images.thumbnail(db.store, card.sha256)), width="stretch")
-            st.checkbox(f"✗ #{card.id}", key=f"mark_{card.id}")
+            st.checkbox(f"reject #{card.id}", key=f"mark_{card.id}")
     st.button(
         f"Reject {marked} marked, accept the other {len(cards) - marked}",
         key="accept_rest", type="primary", shortcut="Ctrl+Enter", on_click=_apply, args=(shown,),
