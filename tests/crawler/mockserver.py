@@ -76,7 +76,10 @@ CATALOG: dict[str, list[str]] = {
     "boxer": ["/img/html.jpg"],
     "boxer dog": [f"/img/good/{n}.jpg" for n in range(400, 406)],
     "saluki": [f"/img/good/{n}.jpg" for n in range(500, 510)],
+    # Openverse answers 503 to this query every time; the other sources answer normally.
+    "basenji": [f"/img/good/{n}.jpg" for n in range(600, 604)],
 }
+OPENVERSE_DOWN_FOR = "basenji"
 
 
 def entry_meta(path: str, i: int) -> dict[str, Any]:
@@ -229,6 +232,10 @@ class MockApp:
         if auth is not None and auth != f"Bearer {OPENVERSE_TOKEN}":
             return web.json_response({"detail": "Invalid token."}, status=401)
         q = request.query.get("q", "")
+        if q == OPENVERSE_DOWN_FOR:
+            return web.Response(
+                status=503, text="Service Unavailable", headers={"Retry-After": "0"}
+            )
         page = int(request.query.get("page", "1"))
         size = int(request.query.get("page_size", "20"))
         if auth is None and (size > 20 or page > 20):

@@ -215,3 +215,21 @@ def test_crawl_and_dedup_on_both_databases(any_database: Database, mockserver: M
     with any_database.session() as s:
         run = s.get(CrawlRun, report.run_id)
         assert run is not None and run.stats["breeds"]["weimaraner"]["exhausted"] is True
+
+
+def test_a_failing_search_moves_on_to_the_next_source(
+    database: Database, mockserver: MockServer
+) -> None:
+    report = crawl(
+        database,
+        mockserver,
+        breeds=["basenji"],
+        per_breed=3,
+        sources=["openverse", "wikimedia"],
+        dog_keyword="never",
+    )
+    assert report.jobs[0].stored == 3
+    assert {r.source for r in images(database, "basenji")} == {"wikimedia"}
+    assert report.stats["search/failed/openverse"] == 1
+    assert report.stats["retry/count"] >= 1  # the 503 was retried before giving up
+    assert "openverse" not in report.disabled_sources  # one failed search does not stop it
