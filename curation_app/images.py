@@ -37,11 +37,14 @@ def review_copy(store: FileSystemImageStore, sha256: str, side: int) -> Path:
     source = store.absolute(original_path(sha256))
     if not source.exists():
         raise BreedbenchError(f"image {sha256[:12]}… is missing from the store at {store.root}")
-    with PILImage.open(source) as img:
-        # JPEG: decode at the smallest DCT scale still >= side (several times faster).
-        img.draft("RGB", (side, side))
-        img.load()
-        data = thumbnail_jpeg(img, side)
+    try:
+        with PILImage.open(source) as img:
+            # JPEG: decode at the smallest DCT scale still >= side (several times faster).
+            img.draft("RGB", (side, side))
+            img.load()
+            data = thumbnail_jpeg(img, side)
+    except (OSError, ValueError, PILImage.DecompressionBombError) as exc:
+        raise BreedbenchError(f"image {sha256[:12]}… cannot be read: {exc}") from exc
     _atomic_write(target, data)
     return target
 

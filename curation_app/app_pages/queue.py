@@ -46,6 +46,7 @@ def _act(image_id: int, decision: Decision, reason: str | None = None) -> None:
     except BreedbenchError as exc:
         st.session_state["queue_message"] = ("error", str(exc))
         return
+    st.session_state["relabel_target"] = None  # a chosen breed applies to one image only
     if result is None:
         st.session_state["queue_message"] = ("info", "Nothing to undo.")
         return

@@ -77,6 +77,7 @@ def test_relabel_with_the_breed_select(app_env: Database, add_images) -> None:
     assert at.button(key="relabel").disabled
     at.selectbox(key="relabel_target").set_value(pug).run()
     at.button(key="relabel").click().run()
+    assert at.session_state["relabel_target"] is None  # the choice was for that image only
     (row,) = reviews_of(app_env)
     assert (row.decision, row.target_breed_id, row.reviewer) == (Decision.RELABEL, pug, "ana")
     assert image_row(app_env, img).breed_id == pug
@@ -237,3 +238,13 @@ def test_two_sessions_deciding_the_same_image(app_env: Database, add_images) -> 
         ("bo", Decision.REJECT),
     ]
     assert image_row(app_env, img).status == ImageStatus.REJECTED  # the latest decision wins
+
+
+def test_a_missing_picture_is_reported_and_can_still_be_rejected(app_env: Database) -> None:
+    img = insert_image(app_env, "boxer", seed=404)
+    app_env.store.absolute(image_row(app_env, img).path).unlink()
+    at = _app()
+    assert any("missing from the store" in e.value for e in at.error)
+    at.button(key="reject_poor_quality").click().run()
+    (row,) = reviews_of(app_env)
+    assert (row.image_id, row.reason) == (img, "poor_quality")

@@ -93,7 +93,11 @@ def test_missing_original_is_a_clear_error(database: Database) -> None:
     with database.session() as s:
         card = next_images(s, "ana")[0]
     assert card.id == img
-    database.store.absolute(original_path(card.sha256)).unlink()
+    original = database.store.absolute(original_path(card.sha256))
+    original.write_bytes(b"not a picture any more")
+    with pytest.raises(BreedbenchError, match="cannot be read"):
+        images.review_copy(database.store, card.sha256, 1024)
+    original.unlink()
     with pytest.raises(BreedbenchError, match="missing from the store"):
         images.review_copy(database.store, card.sha256, 1024)
 
