@@ -63,6 +63,9 @@ POLITENESS: dict[str, Any] = {
     "RETRY_HTTP_CODES": [429, 500, 502, 503, 504, 522, 524, 408],
     "REDIRECT_ENABLED": True,  # image URLs that moved are followed (unlike MEDIA_ALLOW_REDIRECTS)
     "COOKIES_ENABLED": False,
+    # Scrapy starts this many tasks for every callback's output; an image response yields one
+    # item and a results page at most a page of requests, so 100 (the default) is pure overhead.
+    "CONCURRENT_ITEMS": 4,
     "TELNETCONSOLE_ENABLED": False,
     "LOG_LEVEL": "WARNING",
     "DOWNLOADER_MIDDLEWARES": {
