@@ -10,6 +10,7 @@ kind ``leak`` naming the reference file (once; running again adds no duplicate f
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -65,7 +66,8 @@ def hash_files(paths: list[Path], workers: int | None = None) -> list[int | None
     workers = workers or os.cpu_count() or 1
     if workers == 1 or len(paths) < 64:
         return [hash_file(p) for p in paths]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    spawn = multiprocessing.get_context("spawn")  # no fork of a process holding a database
+    with ProcessPoolExecutor(max_workers=workers, mp_context=spawn) as pool:
         return list(pool.map(hash_file, paths, chunksize=64))
 
 

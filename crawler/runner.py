@@ -77,10 +77,11 @@ class CrawlReport:
 class CrawlControl:
     """Lets a caller (Ctrl-C, a test, the progress display) stop a running crawl gracefully."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_stop: Callable[[], None] | None = None) -> None:
         self.context: CrawlContext | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.stopped = False
+        self.on_stop = on_stop
 
     def stop(self) -> None:
         """Stop gracefully; safe to call from the loop's thread (signal handler, callback)."""
@@ -88,6 +89,8 @@ class CrawlControl:
             return
         self.stopped = True
         self.context.stop_requested = True
+        if self.on_stop is not None:
+            self.on_stop()
         crawler: Crawler = self.context.crawler
         asyncio.ensure_future(crawler.stop_async())
 

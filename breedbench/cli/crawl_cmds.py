@@ -134,7 +134,12 @@ def crawl(
         dog_keyword=dog_keyword,
         min_size=min_size,
     )
-    control = CrawlControl()
+    control = CrawlControl(
+        on_stop=lambda: err_console.print(
+            "Stopping: finishing the images in hand (Ctrl-C again to quit at once).",
+            markup=False,
+        )
+    )
     jobs_view: list[BreedJob] = []
 
     def on_progress(job: BreedJob) -> None:

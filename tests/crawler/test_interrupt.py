@@ -54,6 +54,7 @@ def test_ctrl_c_stops_cleanly_and_the_next_crawl_tops_up(
     assert proc.returncode == 0, err.decode()
     assert b"Traceback" not in err
     assert b"interrupted" in out
+    assert b"Stopping: finishing the images in hand" in err
     n = count(database, "saluki")
     assert 1 <= n < 10
     with database.session() as ses:

@@ -65,3 +65,17 @@ def test_cli_leakcheck(database: Database, tmp_path: Path) -> None:
     assert "1 leaks, 1 newly flagged" in result.output
     result = cli.invoke(app, [*argv, "leakcheck", "--reference", str(tmp_path / "none")])
     assert result.exit_code == 1 and "does not exist" in result.output
+
+
+def test_large_reference_sets_hash_in_worker_processes(database: Database, tmp_path: Path) -> None:
+    leaked = insert_image(database, "pug", 7)
+    folder = tmp_path / "Images" / "n02110958-pug"
+    folder.mkdir(parents=True)
+    for i in range(70):  # above the threshold for the process pool
+        (folder / f"{i}.jpg").write_bytes(jpeg_bytes(160, 120, seed=1000 + i))
+    (folder / "copy.jpg").write_bytes(jpeg_bytes(480, 360, seed=7, quality=60))
+    report = leakcheck(database, tmp_path / "Images", workers=2)
+    assert report.reference_hashed == 71
+    assert [(leak.image_id, leak.reference) for leak in report.leaks] == [
+        (leaked, "n02110958-pug/copy.jpg")
+    ]
