@@ -18,7 +18,6 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -189,14 +188,11 @@ def run_crawl(
     disabled = check_sources(settings)
     jobs = plan_jobs(db, options, mode)
     control = control or CrawlControl()
-    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bb-run")
 
     def persist_fallback(job: BreedJob) -> None:
-        def write() -> None:
-            with db.session() as s:
-                s.execute(update(Breed).where(Breed.id == job.breed_id).values(dog_keyword=True))
-
-        writer.submit(write)
+        # In the loop's thread, like every other write of the crawl: one writer.
+        with db.session() as s:
+            s.execute(update(Breed).where(Breed.id == job.breed_id).values(dog_keyword=True))
 
     with db.session() as s:
         run = CrawlRun(
@@ -236,7 +232,6 @@ def run_crawl(
         status = RunStatus.INTERRUPTED
         raise
     finally:
-        writer.shutdown(wait=True)
         crawler = crawler_box.get("crawler")
         stats = _jsonable(crawler.stats.get_stats()) if crawler and crawler.stats else {}
         stats["breeds"] = {slug: job.summary() for slug, job in jobs.items()}
