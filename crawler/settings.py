@@ -73,6 +73,9 @@ POLITENESS: dict[str, Any] = {
         "crawler.middlewares.PoliteRetryMiddleware": 550,
     },
     "ITEM_PIPELINES": {"crawler.pipelines.StorePipeline": 300},
+    # Only http(s): a search result must never make the crawler read a local file (file://),
+    # a bucket (s3://) or an FTP server. The spider also skips such URLs before requesting.
+    "DOWNLOAD_HANDLERS": {"file": None, "s3": None, "ftp": None, "data": None},
     "TWISTED_REACTOR_ENABLED": False,  # crawls run inside asyncio.run (crawler.runner)
 }
 

@@ -188,6 +188,9 @@ class BreedSpider(Spider):
             self._disable(source.name, str(exc))
             candidates, nxt = [], None
         for c in candidates:
+            if not c["url"].startswith(("http://", "https://")):
+                self.crawler.stats.inc_value("search/skipped_url_scheme")
+                continue
             if c["url"] in job.seen_urls:
                 continue
             job.seen_urls.add(c["url"])

@@ -78,6 +78,8 @@ CATALOG: dict[str, list[str]] = {
     "saluki": [f"/img/good/{n}.jpg" for n in range(500, 510)],
     # Openverse answers 503 to this query every time; the other sources answer normally.
     "basenji": [f"/img/good/{n}.jpg" for n in range(600, 604)],
+    # A result pointing at a local file: must never be read.
+    "kuvasz": ["file:///etc/hostname", "/img/good/700.jpg"],
 }
 OPENVERSE_DOWN_FOR = "basenji"
 
@@ -223,7 +225,7 @@ class MockApp:
         out = []
         for i, path in enumerate(paths_for(query, self.bench)):
             meta = entry_meta(path, i)
-            meta["url"] = base + path
+            meta["url"] = path if "://" in path else base + path
             out.append(meta)
         return out
 

@@ -233,3 +233,12 @@ def test_a_failing_search_moves_on_to_the_next_source(
     assert report.stats["search/failed/openverse"] == 1
     assert report.stats["retry/count"] >= 1  # the 503 was retried before giving up
     assert "openverse" not in report.disabled_sources  # one failed search does not stop it
+
+
+def test_results_pointing_at_local_files_are_never_read(
+    database: Database, mockserver: MockServer
+) -> None:
+    report = crawl(database, mockserver, breeds=["kuvasz"], per_breed=5, dog_keyword="never")
+    assert [r.url for r in images(database, "kuvasz")] == [f"{mockserver.url}/img/good/700.jpg"]
+    assert report.stats["search/skipped_url_scheme"] == 1
+    assert report.jobs[0].found == 1
