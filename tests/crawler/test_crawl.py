@@ -177,6 +177,11 @@ def test_cli_crawl_prints_a_table_per_breed_and_records_the_run(
     )
     assert result.exit_code == 0, result.output
     assert "weimaraner" in result.output and "3 images stored" in result.output
+    header = next(line for line in result.output.splitlines() if "breed" in line)
+    for column in ("found", "stored", "duplicates", "refused", "query"):
+        assert column in header
+    row = next(line for line in result.output.splitlines() if "weimaraner" in line)
+    assert [c.strip() for c in row.split("│")[1:5]] == ["weimaraner", "3", "3", "3"]
     with database.session() as s:
         run = s.scalars(select(CrawlRun).order_by(CrawlRun.id.desc())).first()
         assert run is not None and run.status == RunStatus.FINISHED
