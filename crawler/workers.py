@@ -64,7 +64,12 @@ _pool_size = 0
 
 
 def default_workers() -> int:
-    return max(1, min(4, len(os.sched_getaffinity(0))))
+    """One worker per CPU this process may use, at most 4."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(4, cpus))
 
 
 def pool(workers: int) -> ProcessPoolExecutor:
