@@ -20,7 +20,7 @@ import enum
 from dataclasses import dataclass
 
 from breedbench.errors import BreedbenchError
-from db.breeds import default_query
+from db.breeds import default_query, with_dog
 
 
 class DogKeywordMode(enum.StrEnum):
@@ -83,19 +83,9 @@ AMBIGUOUS: dict[str, str] = {
     "dingo": "the wild dog's many namesakes",
 }
 
-_DOG_WORDS = ("dog", "dogs", "hound", "hounds")
-
 
 def plain_query(slug: str) -> str:
     return default_query(slug)
-
-
-def with_dog(query: str) -> str:
-    """``boxer`` → ``boxer dog``; a name already ending in dog or hound stays as it is."""
-    words = query.split()
-    if words and words[-1].lower() in _DOG_WORDS:
-        return query
-    return f"{query} dog"
 
 
 @dataclass(frozen=True, slots=True)

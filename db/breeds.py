@@ -39,6 +39,17 @@ def default_query(slug: str) -> str:
     return re.sub(r"[-_]+", " ", slug).strip()
 
 
+_DOG_WORDS = ("dog", "dogs", "hound", "hounds")
+
+
+def with_dog(query: str) -> str:
+    """``boxer`` → ``boxer dog``; a name already ending in dog or hound stays as it is."""
+    words = query.split()
+    if words and words[-1].lower() in _DOG_WORDS:
+        return query
+    return f"{query} dog"
+
+
 def normalise_label(text: str) -> str:
     """Compare breed names written in any of the usual ways: lower case, ``-``/``_`` as spaces."""
     return re.sub(r"[\s\-_]+", " ", text).strip().lower()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from db.breeds import with_dog
 from db.models import Breed, Image, ImageStatus, Review
 
 
@@ -23,10 +24,11 @@ class BreedCounts:
     accepted: int
     pending: int
     rejected: int
+    last_query: str | None = None  # the query that found the breed's newest image
 
     @property
     def effective_query(self) -> str:
-        return f"{self.query} dog" if self.dog_keyword else self.query
+        return with_dog(self.query) if self.dog_keyword or self.flagged else self.query
 
     @property
     def reviewed(self) -> int:
@@ -58,9 +60,16 @@ def breed_counts(session: Session, slugs: list[str] | None = None) -> list[Breed
         .group_by(Image.breed_id)
         .subquery()
     )
+    newest = (
+        select(Image.breed_id, func.max(Image.id).label("image_id"))
+        .group_by(Image.breed_id)
+        .subquery()
+    )
     stmt = (
-        select(Breed, counts.c.accepted, counts.c.pending, counts.c.rejected)
+        select(Breed, counts.c.accepted, counts.c.pending, counts.c.rejected, Image.query)
         .outerjoin(counts, counts.c.breed_id == Breed.id)
+        .outerjoin(newest, newest.c.breed_id == Breed.id)
+        .outerjoin(Image, Image.id == newest.c.image_id)
         .order_by(Breed.position, Breed.id)
     )
     if slugs:
@@ -78,8 +87,9 @@ def breed_counts(session: Session, slugs: list[str] | None = None) -> list[Breed
             accepted=int(a or 0),
             pending=int(p or 0),
             rejected=int(r or 0),
+            last_query=q,
         )
-        for b, a, p, r in session.execute(stmt)
+        for b, a, p, r, q in session.execute(stmt)
     ]
 
 

@@ -8,6 +8,8 @@ import typer
 from rich.table import Table
 
 from breedbench.cli.common import console, new_app, open_db
+from breedbench.errors import BreedbenchError
+from crawler.queries import choose_query, parse_mode
 from db import migrate, queries
 from db.seed import seed_breeds
 
@@ -33,18 +35,26 @@ def breeds(
         list[str] | None, typer.Option("--breed", help="Only these breeds (slug); repeatable.")
     ] = None,
 ) -> None:
-    """Table of breeds: the query in use and accepted / pending / rejected against the target.
+    """Table of breeds: the query last used, the next crawl's query, and accepted / pending /
+    rejected against the target.
 
     Example: breedbench breeds --breed boxer --breed pug
     """
     db = open_db(ctx)
     with db.session() as s:
         rows = queries.breed_counts(s, slug)
+    unknown = sorted(set(slug or []) - {r.slug for r in rows})
+    if unknown:
+        raise BreedbenchError(
+            f"unknown breed slug(s): {', '.join(unknown)} (see `breedbench breeds` for the list)"
+        )
+    mode = parse_mode(db.settings.crawl_dog_keyword)
     table = Table(title=f"{len(rows)} breeds")
     for col, just in [
         ("breed", "left"),
         ("synset", "left"),
-        ("query", "left"),
+        ("query used", "left"),
+        ("next crawl", "left"),
         ("accepted", "right"),
         ("pending", "right"),
         ("rejected", "right"),
@@ -52,11 +62,14 @@ def breeds(
     ]:
         table.add_column(col, justify=just, no_wrap=col in ("breed", "synset"))  # type: ignore[arg-type]
     for r in rows:
-        query = r.effective_query + (" (flagged)" if r.flagged else "")
+        planned = choose_query(
+            r.slug, r.query, mode=mode, dog_keyword=r.dog_keyword, flagged=r.flagged
+        )
         table.add_row(
             r.slug,
             r.synset or "",
-            query,
+            r.last_query or "",
+            planned.query + (" (flagged)" if r.flagged else ""),
             str(r.accepted),
             str(r.pending),
             str(r.rejected),

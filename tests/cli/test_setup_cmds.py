@@ -95,3 +95,28 @@ def test_environment_settings_reach_the_cli(tmp_path: Path) -> None:
     proc = _cli("init", env={"BREEDBENCH_DATA_DIR": str(tmp_path / "envdir")})
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "envdir" / "breedbench.db").exists()
+
+
+def test_breeds_shows_the_query_used_and_the_next_one(tmp_path: Path) -> None:
+    from breedbench.settings import Settings
+    from db.database import open_database
+    from db.images import ImageMeta, add_image
+    from db.queries import breed_by_slug
+    from tests.factories import jpeg_bytes
+
+    base = ["--data-dir", str(tmp_path / "d")]
+    assert run(*base, "init")[0] == 0
+    db = open_database(Settings(data_dir=tmp_path / "d"))
+    with db.session() as s:
+        vizsla = breed_by_slug(s, "vizsla")
+        assert vizsla is not None
+        add_image(s, db.store, jpeg_bytes(seed=1), vizsla.id, ImageMeta("test", "vizsla dog"))
+    db.dispose()
+    runner_wide = CliRunner(env={"COLUMNS": "200"})
+    result = runner_wide.invoke(app, [*base, "breeds", "--breed", "vizsla", "--breed", "boxer"])
+    assert result.exit_code == 0
+    lines = {line.split()[1]: line for line in result.output.splitlines() if "│ " in line}
+    assert "vizsla dog" in lines["vizsla"] and "│ vizsla     │" in lines["vizsla"]
+    assert "boxer dog" in lines["boxer"]  # ambiguous name: the dog keyword is planned
+    code, out = run(*base, "breeds", "--breed", "boxr")
+    assert code == 1 and "unknown breed slug(s): boxr" in out
