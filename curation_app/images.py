@@ -9,8 +9,6 @@ sha256 only (``review/<side>/ab/<sha256>.jpg``), atomically, the first time it i
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -18,7 +16,13 @@ from pathlib import Path
 from PIL import Image as PILImage
 
 from breedbench.errors import BreedbenchError
-from db.store import FileSystemImageStore, original_path, thumbnail_jpeg, thumbnail_path
+from db.store import (
+    FileSystemImageStore,
+    atomic_write,
+    original_path,
+    thumbnail_jpeg,
+    thumbnail_path,
+)
 
 REVIEW_QUALITY = 85
 # Prefetch runs in the background: a few threads are enough to stay ahead of a reviewer.
@@ -45,7 +49,7 @@ def review_copy(store: FileSystemImageStore, sha256: str, side: int) -> Path:
             data = thumbnail_jpeg(img, side)
     except (OSError, ValueError, PILImage.DecompressionBombError) as exc:
         raise BreedbenchError(f"image {sha256[:12]}… cannot be read: {exc}") from exc
-    _atomic_write(target, data)
+    atomic_write(target, data)
     return target
 
 
@@ -79,15 +83,3 @@ def _quiet_review_copy(store: FileSystemImageStore, sha256: str, side: int) -> N
     # A failure shows as an error when the image itself comes up.
     with contextlib.suppress(OSError, BreedbenchError, PILImage.DecompressionBombError):
         review_copy(store, sha256, side)
-
-
-def _atomic_write(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -18,8 +18,6 @@ import enum
 import hashlib
 import io
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -30,7 +28,7 @@ from sqlalchemy.orm import Session
 from breedbench.errors import BreedbenchError
 from db.datasheet import DATASHEET_NAME, build_datasheet
 from db.models import Breed, Image, ImageStatus
-from db.store import ImageStoreProtocol
+from db.store import ImageStoreProtocol, atomic_write
 
 
 class ExportFormat(enum.StrEnum):
@@ -266,16 +264,3 @@ def render_manifest(rows: Iterable[ManifestRow], fmt: ExportFormat) -> str:
     for r in rows:
         writer.writerow({k: ("" if v is None else v) for k, v in asdict(r).items()})
     return buf.getvalue()
-
-
-def atomic_write(target: Path, data: bytes) -> None:
-    """Write to a temporary file beside ``target`` and rename it into place."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -75,14 +75,14 @@ class FileSystemImageStore:
         target = self.root / rel
         if target.exists():
             return StoredFile(digest, rel, created=False)
-        _atomic_write(target, data)
+        atomic_write(target, data)
         return StoredFile(digest, rel, created=True)
 
     def put_thumbnail(self, sha256: str, img: PILImage.Image) -> str:
         rel = thumbnail_path(sha256)
         target = self.root / rel
         if not target.exists():
-            _atomic_write(target, thumbnail_jpeg(img))
+            atomic_write(target, thumbnail_jpeg(img))
         return rel
 
     def read(self, path: str) -> bytes:
@@ -98,7 +98,8 @@ class FileSystemImageStore:
         return self.absolute(path).exists()
 
 
-def _atomic_write(target: Path, data: bytes) -> None:
+def atomic_write(target: Path, data: bytes) -> None:
+    """Write to a temporary file beside ``target``, then rename: readers never see half a file."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
     try:
