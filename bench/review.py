@@ -44,7 +44,7 @@ from db.images import ImageMeta, add_image  # noqa: E402
 from db.models import Breed, Decision, Image, ImageStatus  # noqa: E402
 from db.reviews import record_decision  # noqa: E402
 from db.seed import seed_breeds  # noqa: E402
-from tests.curation_app.browser import (  # noqa: E402
+from tests.browser import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
     review_server,

@@ -9,7 +9,7 @@ import pytest
 
 from db.database import Database
 from db.models import Decision
-from tests.curation_app.browser import (
+from tests.browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
     chromium_missing,

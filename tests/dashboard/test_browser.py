@@ -3,12 +3,6 @@ and "Send back to review" records a reset. A screenshot is kept when a check fai
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,74 +11,22 @@ from sqlalchemy import select
 
 from db.database import Database
 from db.models import Decision, Image, ImageStatus, Review
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, chromium_missing, review_server
 from tests.dashboard.seeding import Seeded
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-APP = Path(__file__).resolve().parents[2] / "curation_app" / "app.py"
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed"),
+    pytest.mark.skipif(chromium_missing() is not None, reason=str(chromium_missing())),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
 def server(database: Database, seeded: Seeded, tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "BREEDBENCH_DATABASE_URL": database.settings.resolved_database_url(),
-        "BREEDBENCH_DATA_DIR": str(database.settings.data_dir),
-    }
-    log = (tmp_path / "streamlit.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable, "-m", "streamlit", "run", str(APP),
-            "--server.headless", "true",
-            "--server.address", "127.0.0.1",
-            "--server.port", str(port),
-            "--browser.gatherUsageStats", "false",
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as r:
-                    if r.read() == b"ok":
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                pytest.fail("the app did not start:\n" + (tmp_path / "streamlit.log").read_text())
-            time.sleep(0.2)
+    settings = database.settings
+    with review_server(
+        settings.data_dir, settings.resolved_database_url(), log=tmp_path / "app.log"
+    ) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 @pytest.fixture
@@ -92,7 +34,7 @@ def page(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         pg = browser.new_page(viewport={"width": 1400, "height": 1100})
         try:
             yield pg

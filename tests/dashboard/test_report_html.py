@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from breedbench.cli import app
 from db.database import Database
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, chromium_missing
 from tests.dashboard.seeding import Seeded
-from tests.dashboard.test_browser import CHROMIUM, CHROMIUM_ARGS
 
 runner = CliRunner()
 URL_ATTRS = {"src", "href", "srcset", "action", "poster", "data", "xlink:href"}
@@ -55,7 +55,7 @@ def test_html_report_has_no_external_references(
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
+@pytest.mark.skipif(chromium_missing() is not None, reason=str(chromium_missing()))
 def test_html_report_opens_offline_in_chromium(
     database: Database, seeded: Seeded, tmp_path: Path
 ) -> None:
@@ -65,7 +65,7 @@ def test_html_report_opens_offline_in_chromium(
     write_report(database, seeded.runs["pb-2"], path)
     requested: list[str] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = browser.new_context(offline=True)
         page = context.new_page()
         page.on("request", lambda r: requested.append(r.url))

@@ -1,7 +1,8 @@
-"""Driving the review app in a real Chromium: start ``breedbench review``, wait, find the image.
+"""Driving the app in a real Chromium: start ``breedbench review``, wait, find the image.
 
-Shared by the end-to-end tests and ``bench/review.py``; Debian's ``chromium`` is used as is
-(no browser download).
+Shared by the browser tests of the review and dashboard pages and by ``bench/review.py``;
+Debian's ``chromium`` is used as is (no browser download). In CI (``CI`` set) a missing
+browser is a failure, not a skip: ``.ci/run`` installs it.
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ IMAGE = ".st-key-review-image img"
 
 
 def chromium_missing() -> str | None:
-    """Why browser tests cannot run here, or None."""
+    """Why browser tests cannot run here, or None (always None in CI, so they fail loudly)."""
+    if os.environ.get("CI"):
+        return None
     if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
         return f"{CHROMIUM} is missing (apt-get install -y chromium)"
     try:
