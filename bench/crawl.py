@@ -11,7 +11,12 @@ Measures, in one run and one process:
 and prints stored images per second for both, their ratio (goal ≥ 0.8), and the crawl's
 resident memory at each quarter of the images (flat means it does not grow with the count).
 
-    .venv/bin/python bench/crawl.py [--per-breed 50] [--breeds 120]
+    .venv/bin/python bench/crawl.py [--per-breed 50] [--breeds 120] [--profile small|photos]
+
+``--profile small`` (default) serves 400×300 synthetic JPEGs (~11 KiB); ``--profile photos``
+alternates 1024×768 and 2048×1536 JPEGs at camera-photo byte sizes (~0.3 and ~1.2 MB), like
+typical Openverse/Wikimedia results. It also prints the CPU time per stored image of each process
+(crawl, decode workers, look-alike server), which shows where the time goes.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ from crawler.settings import POLITENESS  # noqa: E402
 from db.breeds import stanford_breeds  # noqa: E402
 from db.database import open_database  # noqa: E402
 from db.seed import seed_breeds  # noqa: E402
-from tests.crawler.mockserver import MockServer, bench_paths  # noqa: E402
+from tests.crawler.mockserver import BENCH_PROFILES, MockServer, bench_paths  # noqa: E402
 
 # Identical downloader settings for both runs: no AutoThrottle delay against a local server.
 SHARED = {
@@ -60,6 +65,22 @@ def rss_mb(pid: int | str = "self") -> float:
     except OSError:
         return 0.0
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def cpu_s(pid: int | str = "self") -> float:
+    """User + system CPU seconds a process has used so far."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def worker_pids() -> list[int]:
+    from crawler import workers
+
+    return list(getattr(workers._pool, "_processes", None) or {})
 
 
 def workers_rss_mb() -> float:
@@ -118,10 +139,15 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--per-breed", type=int, default=50)
     ap.add_argument("--breeds", type=int, default=120)
+    ap.add_argument("--profile", choices=BENCH_PROFILES, default="small")
     args = ap.parse_args()
     breeds = stanford_breeds()[: args.breeds]
     print(machine())
-    with MockServer(f"--bench={args.per_breed}") as server, tempfile.TemporaryDirectory() as tmp:
+    print(f"profile: {args.profile}; load average before: {os.getloadavg()}")
+    with (
+        MockServer(f"--bench={args.per_breed}", f"--profile={args.profile}") as server,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         db = open_database(Settings(data_dir=Path(tmp), database_url=f"sqlite:///{tmp}/b.db"))
         with db.session() as s:
             seed_breeds(s)
@@ -171,9 +197,17 @@ def main() -> None:
                 "ITEM_PIPELINES": POLITENESS["ITEM_PIPELINES"],
             },
         )
+        from crawler import workers
+
+        workers.warm(workers.default_workers())
+        server_pid = server.proc.pid  # type: ignore[union-attr]
+        cpu0 = (cpu_s(), cpu_s(server_pid), {p: cpu_s(p) for p in worker_pids()})
         t = time.perf_counter()
         report = run_crawl(db, options, on_progress=progress, control=control)
         ours_s = time.perf_counter() - t
+        cpu_main = cpu_s() - cpu0[0]
+        cpu_server = cpu_s(server_pid) - cpu0[1]
+        cpu_workers = sum(cpu_s(p) - cpu0[2].get(p, 0.0) for p in worker_pids())
         n_ours = sum(j.stored for j in report.jobs)
         db.dispose()
         # The bare run again, after ours: the machine's load drifts, the mean is fairer.
@@ -189,6 +223,11 @@ def main() -> None:
     print(f"bare Scrapy download: {n_bare} in {bare_s:.2f} s = {bare_rate:.0f} images/s (mean)")
     print(f"breedbench crawl:     {n_ours} stored in {ours_s:.2f} s = {ours_rate:.0f} images/s")
     print(f"ratio: {ours_rate / bare_rate:.2f} (goal >= 0.80)")
+    print(
+        f"CPU per stored image: crawl process {cpu_main / n_ours * 1000:.1f} ms, "
+        f"workers {cpu_workers / n_ours * 1000:.1f} ms, server {cpu_server / n_ours * 1000:.1f} ms"
+    )
+    print(f"load average after: {os.getloadavg()}")
     quarters = ", ".join(
         f"{q}/4: {samples[q][0]:.0f} MB + workers {samples[q][1]:.0f} MB" for q in sorted(samples)
     )

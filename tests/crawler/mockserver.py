@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+import numpy as np
 from aiohttp import web
 from PIL import Image as PILImage
 
@@ -140,16 +141,37 @@ SVG += b'<circle cx="200" cy="200" r="150"/></svg>'
 HTML = b"<!DOCTYPE html><html><body><h1>Rate limited</h1>Please come back later.</body></html>"
 
 
+# Bench image profiles (``--profile=NAME``): ``small`` is 400×300 synthetic JPEGs (~11 KiB);
+# ``photos`` alternates 1024×768 and 2048×1536 with sensor-like grain, at quality 90, which puts
+# them at the byte sizes of camera photos in Openverse/Wikimedia results (~0.3 and ~1.2 MB).
+BENCH_PROFILES = ("small", "photos")
+_GRAIN: dict[tuple[int, int], np.ndarray] = {}
+
+
+def grainy_photo_jpeg(width: int, height: int, seed: int) -> bytes:
+    """A distinct smooth 'photo' per seed, plus fixed grain (so it compresses like a photo)."""
+    if (width, height) not in _GRAIN:
+        rng = np.random.default_rng(0)
+        _GRAIN[(width, height)] = rng.normal(0, 10, size=(height, width, 3)).astype(np.int16)
+    base = np.asarray(photo(width, height, seed), dtype=np.int16)
+    shift = (seed * 7919) % width  # the grain moves with the seed: no two photos share it
+    pixels = np.clip(base + np.roll(_GRAIN[(width, height)], shift, axis=1), 0, 255)
+    return encode(PILImage.fromarray(pixels.astype(np.uint8), "RGB"), "JPEG", quality=90)
+
+
 class ImageFactory:
-    def __init__(self, bench_size: tuple[int, int] = (400, 300)) -> None:
+    def __init__(self, profile: str = "small") -> None:
         self.cache: dict[str, bytes] = {}
-        self.bench_size = bench_size
+        self.profile = profile
 
     def bench(self, n: int) -> bytes:
         key = f"bench/{n}"
         if key not in self.cache:
-            w, h = self.bench_size
-            self.cache[key] = jpeg_bytes(w, h, seed=n, quality=85)
+            if self.profile == "photos":
+                w, h = (1024, 768) if n % 2 == 0 else (2048, 1536)
+                self.cache[key] = grainy_photo_jpeg(w, h, seed=n)
+            else:
+                self.cache[key] = jpeg_bytes(400, 300, seed=n, quality=85)
         return self.cache[key]
 
     def get(self, kind: str, n: int) -> bytes:
@@ -171,9 +193,9 @@ class ImageFactory:
 
 
 class MockApp:
-    def __init__(self, bench: int = 0) -> None:
+    def __init__(self, bench: int = 0, profile: str = "small") -> None:
         self.bench = bench
-        self.images = ImageFactory()
+        self.images = ImageFactory(profile)
         self.log: list[dict[str, Any]] = []
         self.hits: dict[str, int] = {}
 
@@ -460,8 +482,8 @@ class MockApp:
         raise web.HTTPNotFound()
 
 
-def serve(bench: int = 0, port: int = 0, prewarm: bool = False) -> None:
-    mock = MockApp(bench=bench)
+def serve(bench: int = 0, port: int = 0, prewarm: bool = False, profile: str = "small") -> None:
+    mock = MockApp(bench=bench, profile=profile)
 
     async def main() -> None:
         runner = web.AppRunner(mock.app(), access_log=None)
@@ -525,6 +547,7 @@ def _args(argv: list[str]) -> dict[str, Any]:
         "bench": int(opts.get("bench", ["0"])[0]),
         "port": int(opts.get("port", ["0"])[0]),
         "prewarm": "prewarm" in "".join(argv),
+        "profile": opts.get("profile", ["small"])[0],
     }
 
 
