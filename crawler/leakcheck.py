@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from breedbench.errors import BreedbenchError
 from db.database import Database
-from db.hashing import NEAR_DUPLICATE_DISTANCE, perceptual_hashes
+from db.hashing import NEAR_DUPLICATE_DISTANCE, open_working, perceptual_hashes
 from db.models import Breed, FlagKind, Image, ImageFlag
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff"})
@@ -55,8 +55,7 @@ def reference_files(root: Path) -> list[Path]:
 def hash_file(path: Path) -> int | None:
     """pHash of a file as a signed 64-bit integer; ``None`` if it does not decode."""
     try:
-        with PILImage.open(path) as img:
-            img.load()
+        with open_working(path) as img:
             return perceptual_hashes(img)[0]
     except (OSError, SyntaxError, ValueError, PILImage.DecompressionBombError):
         return None

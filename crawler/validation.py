@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from PIL import Image as PILImage
 from PIL import UnidentifiedImageError
 
-from db.hashing import perceptual_hashes, sha256_bytes
+from db.hashing import draft_working, perceptual_hashes, sha256_bytes
 
 DEFAULT_MIN_SIDE = 128
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
@@ -44,9 +44,9 @@ class ValidImage:
     """Bytes that passed validation, with what the later stages need from the decode."""
 
     data: bytes
-    image: PILImage.Image  # decoded (first frame), original mode and orientation
+    image: PILImage.Image  # decoded first frame at the working size, original mode and orientation
     format: str
-    width: int
+    width: int  # of the original, from its header
     height: int
     frames: int
     sha256: str
@@ -96,8 +96,15 @@ def check_bytes(data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
     return kind
 
 
-def decode(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> PILImage.Image:
-    """Fully decode the first frame, refusing bombs (by header) and truncated or corrupt data."""
+def decode(
+    data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> tuple[PILImage.Image, tuple[int, int]]:
+    """Decode every byte of the first frame, refusing bombs (by header) and truncated or
+    corrupt data; returns the image at its working size (``db.hashing``) and the real size.
+
+    A JPEG is decoded at a reduced DCT scale: libjpeg still entropy-decodes the whole stream, so
+    a truncated or corrupt file fails here just as in a full-size decode (tested).
+    """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", PILImage.DecompressionBombWarning)
@@ -105,6 +112,7 @@ def decode(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> PILImage.Image:
             width, height = img.size
             if width * height > max_pixels:
                 raise Refusal("decompression_bomb", f"{width}x{height} > {max_pixels} pixels")
+            draft_working(img)
             img.load()
     except Refusal:
         raise
@@ -116,7 +124,7 @@ def decode(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> PILImage.Image:
         message = str(exc)
         reason = "truncated" if "truncated" in message or isinstance(exc, EOFError) else "corrupt"
         raise Refusal(reason, message) from exc
-    return img
+    return img, (width, height)
 
 
 def validate_image(
@@ -128,11 +136,10 @@ def validate_image(
 ) -> ValidImage:
     """Everything an image must pass before it is stored; raises ``Refusal`` otherwise."""
     check_bytes(data, max_bytes)
-    img = decode(data, max_pixels)
+    img, (width, height) = decode(data, max_pixels)
     fmt = (img.format or "").upper()
     if fmt not in ACCEPTED_FORMATS:
         raise Refusal("unsupported", fmt or "unknown format")
-    width, height = img.size
     if min(width, height) < min_side:
         raise Refusal("too_small", f"{width}x{height}, short side < {min_side}")
     phash, dhash = perceptual_hashes(img)

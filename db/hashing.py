@@ -2,11 +2,24 @@
 
 Perceptual hashes are 64-bit; SQLite's INTEGER is signed 64-bit, so they are stored as the signed
 value with the same bits (``to_signed64``) and compared with XOR + popcount, vectorised in numpy.
+
+Hashes (and thumbnails) are computed from a *working image*: the picture reduced by a power of two
+(1, 2, 4 or 8) to the smallest size whose longest side is still at least ``WORKING_SIDE``. A pHash
+only looks at a 32×32 greyscale reduction and a dHash at 9×8, so the full resolution adds nothing
+but CPU: on a 2048×1536 JPEG the full decode plus the LANCZOS resizes inside imagehash cost ~60 ms,
+the working image ~10 ms. JPEGs get it straight from the decoder (``draft``: libjpeg scales in the
+DCT domain, but still entropy-decodes every byte, so a truncated or corrupt file still fails to
+load); other formats are box-reduced after decoding (``Image.reduce``). Every path that hashes
+(crawl validation, folder import, ``add_image``, the leak check) goes through
+``perceptual_hashes``, which applies the same reduction to whatever it is given, so hashes of the
+same bytes agree wherever they were computed.
 """
 
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
+from typing import BinaryIO
 
 import imagehash
 import numpy as np
@@ -16,6 +29,10 @@ from PIL import Image as PILImage
 # (re-encoded, resized, lightly recompressed). Measured on re-encodes and resizes: same photo
 # 0–6 bits, unrelated photos 20–40 bits.
 NEAR_DUPLICATE_DISTANCE = 8
+
+# Longest side of the working image hashes and thumbnails are computed from: twice the 256 px
+# thumbnail, as Pillow's own ``thumbnail`` (reducing_gap 2) would draft it.
+WORKING_SIDE = 512
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -34,10 +51,49 @@ def _hash_to_int(h: imagehash.ImageHash) -> int:
     return to_signed64(int(str(h), 16))
 
 
+def reduction_factor(size: tuple[int, int]) -> int:
+    """The power of two (≤ 8) that brings ``size`` closest to ``WORKING_SIDE`` from above."""
+    longest = max(size)
+    factor = 1
+    while factor < 8 and longest // (factor * 2) >= WORKING_SIDE:
+        factor *= 2
+    return factor
+
+
+def draft_working(img: PILImage.Image) -> None:
+    """On an opened, not yet loaded JPEG: decode straight at the working size (DCT scaling).
+
+    Other formats are left alone (``perceptual_hashes`` box-reduces them after decoding).
+    ``img.size`` changes to the reduced size: read the real size from the header first.
+    """
+    if img.format not in ("JPEG", "MPO"):
+        return
+    factor = reduction_factor(img.size)
+    if factor > 1:
+        width, height = img.size
+        img.draft(None, (max(1, width // factor), max(1, height // factor)))
+
+
+def open_working(fp: str | Path | BinaryIO) -> PILImage.Image:
+    """Open and fully decode an image at its working size (JPEG: DCT-scaled, every byte read)."""
+    img = PILImage.open(fp)
+    draft_working(img)
+    img.load()
+    return img
+
+
 def perceptual_hashes(img: PILImage.Image) -> tuple[int, int]:
-    """(phash, dhash) of a decoded image, as signed 64-bit integers."""
+    """(phash, dhash) of a decoded image, as signed 64-bit integers.
+
+    Both come from one greyscale working image (see the module docstring), so a photo decoded
+    in full or drafted by the JPEG decoder hashes within a bit or two of itself.
+    """
     rgb = img.convert("RGB") if img.mode not in ("RGB", "L") else img
-    return _hash_to_int(imagehash.phash(rgb)), _hash_to_int(imagehash.dhash(rgb))
+    factor = reduction_factor(rgb.size)
+    if factor > 1:  # not drafted by the JPEG decoder (another format, or a full decode)
+        rgb = rgb.reduce(factor)
+    grey = rgb.convert("L")
+    return _hash_to_int(imagehash.phash(grey)), _hash_to_int(imagehash.dhash(grey))
 
 
 def hamming_distances(hashes: np.ndarray, query: int) -> np.ndarray:

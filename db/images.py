@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from PIL import Image as PILImage
 from sqlalchemy.orm import Session
 
-from db.hashing import perceptual_hashes
+from db.hashing import open_working, perceptual_hashes
 from db.models import Image
-from db.store import ImageStoreProtocol
+from db.store import ImageStoreProtocol, thumbnail_path
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,22 +48,27 @@ def add_image(
 
     ``hashes`` — (phash, dhash) already computed by a validation that decoded the bytes (the
     crawler's) — saves computing them twice, and the pixels are then only decoded if the
-    thumbnail is missing (the header gives size and format).
+    thumbnail is missing. Size and format always come from the header: ``decoded`` may be a
+    reduced (working-size) decode.
     """
-    img = decoded if decoded is not None else PILImage.open(io.BytesIO(data))
-    if hashes is None:
-        img.load()
+    with PILImage.open(io.BytesIO(data)) as header:  # the real size, before any reduced decode
+        width, height, fmt = header.width, header.height, header.format
     stored = store.put(data)
-    phash, dhash = hashes if hashes is not None else perceptual_hashes(img)
-    thumb = store.put_thumbnail(stored.sha256, img)
+    thumb = thumbnail_path(stored.sha256)
+    img = decoded
+    if img is None and (hashes is None or not store.exists(thumb)):
+        img = open_working(io.BytesIO(data))
+    phash, dhash = hashes if hashes is not None else perceptual_hashes(img)  # type: ignore[arg-type]
+    if img is not None:
+        thumb = store.put_thumbnail(stored.sha256, img)
     row = Image(
         breed_id=breed_id,
         sha256=stored.sha256,
         phash=phash,
         dhash=dhash,
-        width=img.width,
-        height=img.height,
-        format=(img.format or "UNKNOWN").upper(),
+        width=width,
+        height=height,
+        format=(fmt or "UNKNOWN").upper(),
         byte_size=len(data),
         path=stored.path,
         thumb_path=thumb,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from PIL import Image as PILImage
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -12,6 +13,7 @@ from breedbench.cli import app
 from crawler.importer import import_folder
 from db.database import Database
 from db.models import Breed, CrawlRun, Image, ImageStatus, Review, RunStatus
+from tests.crawler.mockserver import grainy_photo_jpeg
 from tests.factories import encode, jpeg_bytes, photo
 
 cli = CliRunner()
@@ -147,3 +149,16 @@ def test_an_exported_tree_imports_back(database: Database, tmp_path: Path) -> No
         assert before == after
     finally:
         other.dispose()
+
+
+def test_a_large_photo_is_recorded_at_its_real_size(database: Database, tmp_path: Path) -> None:
+    # Hashes and the thumbnail come from a reduced decode; the row keeps the original's size.
+    data = grainy_photo_jpeg(2048, 1536, seed=3)
+    (tmp_path / "root" / "pug").mkdir(parents=True)
+    (tmp_path / "root" / "pug" / "big.jpg").write_bytes(data)
+    import_folder(database, tmp_path / "root")
+    [img] = rows(database)["pug"]
+    assert (img.width, img.height, img.format, img.byte_size) == (2048, 1536, "JPEG", len(data))
+    assert database.store.read(img.path) == data
+    thumb = PILImage.open(database.store.absolute(img.thumb_path))
+    assert thumb.size == (256, 192)

@@ -6,7 +6,14 @@ import pytest
 from PIL import Image as PILImage
 
 from crawler.validation import Refusal, sniff_type, validate_image
-from tests.crawler.mockserver import HTML, SVG, animated_gif, png_bomb, rotated_jpeg
+from tests.crawler.mockserver import (
+    HTML,
+    SVG,
+    animated_gif,
+    grainy_photo_jpeg,
+    png_bomb,
+    rotated_jpeg,
+)
 from tests.factories import encode, jpeg_bytes, photo
 
 
@@ -109,3 +116,20 @@ def test_pillow_global_limits_are_left_alone() -> None:
     refusal(png_bomb())
     validate_image(jpeg_bytes(), max_pixels=10**9)
     assert before == PILImage.MAX_IMAGE_PIXELS
+
+
+def test_large_jpeg_is_decoded_at_working_size_and_truncation_is_still_refused() -> None:
+    # 2048×1536: libjpeg decodes it at 1/4 scale (DCT domain), which still reads every byte.
+    data = grainy_photo_jpeg(2048, 1536, seed=4)
+    valid = validate_image(data)
+    assert (valid.width, valid.height) == (2048, 1536)
+    assert valid.image.size == (512, 384)
+    assert valid.data is data
+    for cut in (len(data) // 2, len(data) - 300, len(data) - 2):
+        assert refusal(data[:cut]) == "truncated"
+
+
+def test_a_reduced_decode_still_refuses_small_images_by_their_real_size() -> None:
+    data = grainy_photo_jpeg(2048, 1536, seed=4)
+    assert refusal(data, min_side=1600) == "too_small"
+    assert refusal(data, max_pixels=2048 * 1536 - 1) == "decompression_bomb"

@@ -9,13 +9,16 @@ from PIL import Image as PILImage
 
 from db.hashing import (
     NEAR_DUPLICATE_DISTANCE,
+    WORKING_SIDE,
     HashIndex,
     hamming_distances,
+    open_working,
     perceptual_hashes,
     to_signed64,
     to_unsigned64,
 )
-from tests.factories import jpeg_bytes
+from tests.crawler.mockserver import grainy_photo_jpeg
+from tests.factories import encode, jpeg_bytes
 
 
 def test_signed_roundtrip() -> None:
@@ -44,3 +47,34 @@ def test_reencoded_photo_is_a_near_duplicate_and_others_are_not() -> None:
         index.add(i, perceptual_hashes(o)[0])
     hits = index.query(perceptual_hashes(b)[0], NEAR_DUPLICATE_DISTANCE)
     assert [h[0] for h in hits] == [1]
+
+
+def _distance(a: int, b: int) -> int:
+    return bin(to_unsigned64(a) ^ to_unsigned64(b)).count("1")
+
+
+def test_a_drafted_jpeg_hashes_like_its_full_decode() -> None:
+    # The crawl, the import and the leak check hash a JPEG from a DCT-scaled decode; a caller
+    # holding a full decode (or a PNG of the same picture) must land on (nearly) the same hash.
+    for size in ((1024, 768), (2048, 1536), (3000, 2000)):
+        data = grainy_photo_jpeg(*size, seed=11)
+        drafted = open_working(io.BytesIO(data))
+        assert max(drafted.size) < 2 * WORKING_SIDE
+        full = PILImage.open(io.BytesIO(data))
+        full.load()
+        assert full.size == size
+        png = PILImage.open(io.BytesIO(encode(full, "PNG")))
+        for other in (full, png):
+            for a, b in zip(perceptual_hashes(drafted), perceptual_hashes(other), strict=True):
+                assert _distance(a, b) <= 2
+
+
+def test_resized_photo_matches_across_working_sizes_and_different_photos_do_not() -> None:
+    big = perceptual_hashes(open_working(io.BytesIO(grainy_photo_jpeg(2048, 1536, seed=12))))
+    small = perceptual_hashes(open_working(io.BytesIO(jpeg_bytes(400, 300, seed=12, quality=60))))
+    assert _distance(big[0], small[0]) <= NEAR_DUPLICATE_DISTANCE
+    others = [
+        perceptual_hashes(open_working(io.BytesIO(grainy_photo_jpeg(1024, 768, seed=s))))[0]
+        for s in range(20, 30)
+    ]
+    assert min(_distance(big[0], o) for o in others) > NEAR_DUPLICATE_DISTANCE
