@@ -12,6 +12,7 @@ interrupted or failed evaluation leaves no half-recorded run.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import platform
@@ -50,6 +51,7 @@ from evaluator.runners import Item, Runner, load_runner
 from evaluator.spec import ModelSpec, preprocessing_hash
 
 DEFAULT_BATCH = 32
+PREPARE_NICENESS = 10
 
 
 class ProgressSink(Protocol):
@@ -182,6 +184,14 @@ def _atomic_save(path: Path, arr: np.ndarray) -> None:
         raise
 
 
+def _yield_to_inference() -> None:
+    """Decode threads run at a lower priority (Linux: niceness is per thread), so they fill the
+    moments the model's threads leave idle instead of stalling them: an inference thread that
+    waits for a core holds up all its sibling threads at the next barrier."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), PREPARE_NICENESS)
+
+
 def cache_root(db: Database, spec: ModelSpec) -> Path | None:
     if spec.input.kind == "jpeg_bytes":
         return None  # nothing to save: the graph decodes the bytes itself
@@ -209,7 +219,9 @@ def prepared_batches(
         return normalise(item, spec.input)  # here, in the pool, not in the inference loop
 
     lookahead = max(4 * batch, 4 * workers)
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="prepare") as pool:
+    with ThreadPoolExecutor(
+        max_workers=workers, thread_name_prefix="prepare", initializer=_yield_to_inference
+    ) as pool:
         pending: deque[tuple[EvalImage, Future[Item | None]]] = deque()
         queue = iter(images)
         try:
