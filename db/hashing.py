@@ -21,13 +21,16 @@ import hashlib
 from pathlib import Path
 from typing import BinaryIO
 
-import imagehash
 import numpy as np
 from PIL import Image as PILImage
 
 # Two images whose 64-bit pHashes differ in at most this many bits are "the same picture"
-# (re-encoded, resized, lightly recompressed). Measured on re-encodes and resizes: same photo
-# 0–6 bits, unrelated photos 20–40 bits.
+# (re-encoded, resized, lightly recompressed). Measured with this module's hashes (working-size
+# decode, 32×32 with reducing_gap): 40 grainy 2048×1536 photos against 4 variants each (400×300
+# q60, 1024×768, 640×480 q50, 800×600 greyscale PNG): 149 of 160 at 0 bits, the rest at 2;
+# a real photo (matplotlib's grace_hopper.jpg) ×4 upscaled, halved at q50, greyscale: 0 bits,
+# cropped by 5 %: 4 bits. Unrelated photos (780 pairs of the 40): minimum 18, 1st percentile 22,
+# median 32. 8 leaves room on both sides.
 NEAR_DUPLICATE_DISTANCE = 8
 
 # Longest side of the working image hashes and thumbnails are computed from: twice the 256 px
@@ -45,10 +48,6 @@ def to_signed64(value: int) -> int:
 
 def to_unsigned64(value: int) -> int:
     return value + (1 << 64) if value < 0 else value
-
-
-def _hash_to_int(h: imagehash.ImageHash) -> int:
-    return to_signed64(int(str(h), 16))
 
 
 def reduction_factor(size: tuple[int, int]) -> int:
@@ -82,18 +81,34 @@ def open_working(fp: str | Path | BinaryIO) -> PILImage.Image:
     return img
 
 
+# Rows 0–7 of the 32-point DCT-II (scipy.fftpack's unnormalised ``dct``): pHash's low
+# frequencies are ``_DCT8 @ pixels @ _DCT8.T``, the same numbers as imagehash's two full DCTs.
+_N = np.arange(32)
+_DCT8 = 2.0 * np.cos(np.pi * np.arange(8)[:, None] * (2 * _N[None, :] + 1) / 64)
+
+
+def _bits_to_signed(bits: np.ndarray) -> int:
+    """64 booleans, first = most significant bit (imagehash's hex order), as signed 64-bit."""
+    return to_signed64(int.from_bytes(np.packbits(bits.ravel()).tobytes(), "big"))
+
+
 def perceptual_hashes(img: PILImage.Image) -> tuple[int, int]:
     """(phash, dhash) of a decoded image, as signed 64-bit integers.
 
-    Both come from one greyscale working image (see the module docstring), so a photo decoded
-    in full or drafted by the JPEG decoder hashes within a bit or two of itself.
+    Both come from one 32×32 greyscale reduction of the working image (see the module
+    docstring): pHash is imagehash's (sign of the 8×8 lowest DCT frequencies against their
+    median), dHash compares neighbours in a 9×8 reduction of the same 32×32. The 32×32 is made
+    with a box reduce to ≥ 64 px first and LANCZOS after (Pillow's ``reducing_gap=2``): 0.1 ms
+    instead of 0.5 ms, and a JPEG decoded in full or drafted hashes within a bit or two of itself.
     """
     rgb = img.convert("RGB") if img.mode not in ("RGB", "L") else img
     factor = reduction_factor(rgb.size)
     if factor > 1:  # not drafted by the JPEG decoder (another format, or a full decode)
         rgb = rgb.reduce(factor)
-    grey = rgb.convert("L")
-    return _hash_to_int(imagehash.phash(grey)), _hash_to_int(imagehash.dhash(grey))
+    small = rgb.convert("L").resize((32, 32), PILImage.Resampling.LANCZOS, reducing_gap=2.0)
+    low = _DCT8 @ np.asarray(small, dtype=np.float64) @ _DCT8.T
+    grid = np.asarray(small.resize((9, 8), PILImage.Resampling.LANCZOS), dtype=np.int16)
+    return _bits_to_signed(low > np.median(low)), _bits_to_signed(grid[:, 1:] > grid[:, :-1])
 
 
 def hamming_distances(hashes: np.ndarray, query: int) -> np.ndarray:

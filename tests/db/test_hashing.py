@@ -78,3 +78,13 @@ def test_resized_photo_matches_across_working_sizes_and_different_photos_do_not(
         for s in range(20, 30)
     ]
     assert min(_distance(big[0], o) for o in others) > NEAR_DUPLICATE_DISTANCE
+
+
+def test_hashes_are_imagehash_phash_and_dhash_of_the_shared_32px_reduction() -> None:
+    import imagehash
+
+    img = open_working(io.BytesIO(jpeg_bytes(400, 300, seed=3)))
+    small = img.convert("L").resize((32, 32), PILImage.Resampling.LANCZOS, reducing_gap=2.0)
+    phash, dhash = perceptual_hashes(img)
+    assert to_unsigned64(phash) == int(str(imagehash.phash(small)), 16)
+    assert to_unsigned64(dhash) == int(str(imagehash.dhash(small)), 16)
