@@ -12,7 +12,6 @@ interrupted or failed evaluation leaves no half-recorded run.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import platform
@@ -51,7 +50,6 @@ from evaluator.runners import Item, Runner, load_runner
 from evaluator.spec import ModelSpec, preprocessing_hash
 
 DEFAULT_BATCH = 32
-PREPARE_NICENESS = 10
 
 
 class ProgressSink(Protocol):
@@ -184,12 +182,12 @@ def _atomic_save(path: Path, arr: np.ndarray) -> None:
         raise
 
 
-def _yield_to_inference() -> None:
-    """Decode threads run at a lower priority (Linux: niceness is per thread), so they fill the
-    moments the model's threads leave idle instead of stalling them: an inference thread that
-    waits for a core holds up all its sibling threads at the next barrier."""
-    with contextlib.suppress(AttributeError, OSError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), PREPARE_NICENESS)
+def prepare_workers() -> int:
+    """One core fewer than the machine has: decoding keeps well ahead of a model's inference on
+    one core, and leaving the model's threads a core of their own avoids stalling them (their
+    threads wait for each other at every layer). Lower-priority decode threads were tried and
+    were worse: a descheduled decode thread holding the GIL stalls the inference loop."""
+    return max(1, (os.cpu_count() or 1) - 1)
 
 
 def cache_root(db: Database, spec: ModelSpec) -> Path | None:
@@ -219,9 +217,7 @@ def prepared_batches(
         return normalise(item, spec.input)  # here, in the pool, not in the inference loop
 
     lookahead = max(4 * batch, 4 * workers)
-    with ThreadPoolExecutor(
-        max_workers=workers, thread_name_prefix="prepare", initializer=_yield_to_inference
-    ) as pool:
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="prepare") as pool:
         pending: deque[tuple[EvalImage, Future[Item | None]]] = deque()
         queue = iter(images)
         try:
@@ -313,7 +309,7 @@ def evaluate(
     if runner is None:
         runner = load_runner(version.file(db.settings), version.format, spec, threads, batch)
     cache = InputCache(cache_root(db, spec) if use_cache and cfg.eval_cache else None)
-    workers = max(1, os.cpu_count() or 1)
+    workers = prepare_workers()
 
     records: list[PredictionRecord] = []
     undecodable: list[int] = []
