@@ -76,8 +76,12 @@ def draft_working(img: PILImage.Image) -> None:
 def open_working(fp: str | Path | BinaryIO) -> PILImage.Image:
     """Open and fully decode an image at its working size (JPEG: DCT-scaled, every byte read)."""
     img = PILImage.open(fp)
-    draft_working(img)
-    img.load()
+    try:
+        draft_working(img)
+        img.load()
+    except BaseException:
+        img.close()  # a file Pillow opened by path is not left to the garbage collector
+        raise
     return img
 
 
