@@ -39,6 +39,50 @@ def default_query(slug: str) -> str:
     return re.sub(r"[-_]+", " ", slug).strip()
 
 
+# Slugs whose plain name mostly finds something other than the dog, with what it finds instead.
+AMBIGUOUS: dict[str, str] = {
+    "chihuahua": "the Mexican state and city",
+    "papillon": "butterflies, the film",
+    "toy_terrier": "toys",
+    "basset": "the basset horn",
+    "beagle": "HMS Beagle, the Mars lander",
+    "bloodhound": "games, films, gangs",
+    "bluetick": "the messaging tick",
+    "redbone": "the song, the band",
+    "whippet": "tanks, buses, motorcycles",
+    "airedale": "the Yorkshire valley",
+    "cairn": "stone cairns",
+    "dandie_dinmont": "the novel character",
+    "boston_bull": "bull statues, sports",
+    "lhasa": "the city",
+    "clumber": "Clumber Park",
+    "english_springer": "locomotives, publishers",
+    "groenendael": "the Belgian village and forest",
+    "malinois": "people of Mechelen",
+    "briard": "people and things of Brie",
+    "kelpie": "the water spirit",
+    "collie": "places and people named Collie",
+    "doberman": "people, motorcycles",
+    "appenzeller": "the cheese, the canton's people",
+    "entlebucher": "the Swiss valley's people",
+    "boxer": "boxing",
+    "great_dane": "famous Danes",
+    "saint_bernard": "the saint, the Alpine pass",
+    "pug": "clay figures, the Peugeot badge",
+    "leonberg": "the German town",
+    "newfoundland": "the island and province",
+    "great_pyrenees": "the mountains",
+    "samoyed": "the Samoyed peoples",
+    "pomeranian": "the region and its people",
+    "chow": "food",
+    "brabancon_griffon": "the mythical griffin",
+    "pembroke": "the town, castle and college",
+    "cardigan": "knitwear, the Welsh town",
+    "toy_poodle": "toys",
+    "mexican_hairless": "hairless cats",
+    "dingo": "the wild dog's many namesakes",
+}
+
 _DOG_WORDS = ("dog", "dogs", "hound", "hounds")
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from db.breeds import with_dog
+from db.breeds import AMBIGUOUS, with_dog
 from db.models import Breed, Image, ImageStatus, Review
 
 
@@ -28,7 +28,9 @@ class BreedCounts:
 
     @property
     def effective_query(self) -> str:
-        return with_dog(self.query) if self.dog_keyword or self.flagged else self.query
+        """The query the next crawl starts with in the default ``auto`` dog-keyword mode."""
+        dog = self.dog_keyword or self.flagged or self.slug in AMBIGUOUS
+        return with_dog(self.query) if dog else self.query
 
     @property
     def reviewed(self) -> int:
