@@ -47,6 +47,7 @@ def review(
         "--server.address", host,
         "--server.port", str(port),
         "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "viewer",
     ]  # fmt: skip
     try:
         raise typer.Exit(subprocess.call(cmd, env=env))

@@ -30,6 +30,7 @@ def test_review_passes_settings_through_the_environment(
     (cmd, env) = calls[0]
     assert cmd[cmd.index("--server.address") + 1] == "127.0.0.1"
     assert cmd[cmd.index("--server.port") + 1] == "8599"
+    assert cmd[cmd.index("--client.toolbarMode") + 1] == "viewer"  # no "Deploy" for reviewers
     assert env["BREEDBENCH_MIN_REVIEWS"] == "2"
     assert env["BREEDBENCH_DATABASE_URL"] == database.settings.resolved_database_url()
     bad = runner.invoke(app, [*base, "review", "--min-reviews", "0"])
