@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -25,6 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
+from machine import describe  # noqa: E402 - bench/ is on sys.path
 from PIL import Image as PILImage  # noqa: E402
 
 from breedbench.settings import Settings  # noqa: E402
@@ -47,16 +46,6 @@ def photo_jpeg(seed: int, width: int = 500, height: int = 375) -> bytes:
     buf = io.BytesIO()
     img.save(buf, "JPEG", quality=90)
     return buf.getvalue()
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def main() -> None:
@@ -116,9 +105,7 @@ def main() -> None:
         t_dynamic = time.perf_counter() - t
         db.dispose()
 
-    print(
-        f"machine: {cpu_name()}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}"
-    )
+    print(f"machine: {describe()}")
     print(
         f"setup: {n_images} accepted images inserted in {t_images:.1f} s; "
         f"MobileNetV2 built in {t_build:.1f} s"

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import platform
 import resource
 import sys
 import tempfile
@@ -34,6 +33,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from machine import describe  # noqa: E402 - bench/ is on sys.path
 from scrapy import Request, Spider  # noqa: E402
 from scrapy.crawler import AsyncCrawlerRunner  # noqa: E402
 
@@ -120,21 +120,6 @@ async def bare_crawl(urls: list[str]) -> tuple[int, int]:
     return spider.count, spider.bytes  # type: ignore[union-attr]
 
 
-def machine() -> str:
-    model = "unknown CPU"
-    with open("/proc/cpuinfo") as fh:
-        for line in fh:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    with open("/proc/meminfo") as fh:
-        mem_kb = int(fh.readline().split()[1])
-    return (
-        f"{os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {model}, "
-        f"{mem_kb / 2**20:.1f} GiB RAM, Python {platform.python_version()}, {platform.system()}"
-    )
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--per-breed", type=int, default=50)
@@ -143,7 +128,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=0, help="decode worker processes (0: default)")
     args = ap.parse_args()
     breeds = stanford_breeds()[: args.breeds]
-    print(machine())
+    print(f"machine: {describe()}")
     print(f"profile: {args.profile}; load average before: {os.getloadavg()}")
     with (
         MockServer(f"--bench={args.per_breed}", f"--profile={args.profile}") as server,

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -32,6 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
+from machine import describe  # noqa: E402 - bench/ is on sys.path
 from PIL import Image as PILImage  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
@@ -59,16 +59,6 @@ def photo_jpeg(seed: int, width: int = 500, height: int = 375) -> bytes:
     buf = io.BytesIO()
     PILImage.fromarray(np.clip(arr, 0, 255).astype(np.uint8)).save(buf, "JPEG", quality=90)
     return buf.getvalue()
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def build_models(folder: Path) -> tuple[Path, Path]:
@@ -230,8 +220,7 @@ def main() -> None:
     args = ap.parse_args()
     print(f"load average at start: {os.getloadavg()[0]:.1f}")
     print(
-        f"machine: {cpu_name()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-        f"{args.images} images, threads {args.threads}, batch {args.batch}"
+        f"machine: {describe()}; {args.images} images, threads {args.threads}, batch {args.batch}"
     )
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import statistics
 import sys
@@ -34,6 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from machine import describe  # noqa: E402 - bench/ is on sys.path
 from sqlalchemy import func, select  # noqa: E402
 
 from breedbench.settings import Settings  # noqa: E402
@@ -186,8 +186,7 @@ def run(args: argparse.Namespace) -> None:
             )
             grid_times.append((time.perf_counter() - t) * 1000)
         browser.close()
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}, {platform.system()}")  # fmt: skip
+    print(f"machine: {describe()}")
     print(f"load average during the run: {os.getloadavg()[0]:.1f}")
     for think, times in queue_times.items():
         print(f"keypress → next image shown ({len(times)} decisions, think {think} ms): "
