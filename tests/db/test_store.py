@@ -63,6 +63,13 @@ def test_thumbnail_handles_unusual_modes(mode: str) -> None:
     assert thumb.mode == "RGB" and max(thumb.size) == 256
 
 
+def test_store_under_a_file_is_a_clear_error(tmp_path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(BreedbenchError, match="cannot create the image store"):
+        FileSystemImageStore(blocker / "store")
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
 def test_unwritable_store_is_a_clear_error(tmp_path) -> None:
     root = tmp_path / "ro"
