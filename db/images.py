@@ -63,6 +63,7 @@ def add_image(
         thumb = store.put_thumbnail(stored.sha256, img)
     row = Image(
         breed_id=breed_id,
+        found_breed_id=breed_id,
         sha256=stored.sha256,
         phash=phash,
         dhash=dhash,

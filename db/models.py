@@ -154,6 +154,8 @@ class Image(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     breed_id: Mapped[int] = mapped_column(ForeignKey(f"{TABLE_BREEDS}.id"))
+    # The breed it was crawled or imported for; ``breed_id`` differs after a relabel.
+    found_breed_id: Mapped[int] = mapped_column(ForeignKey(f"{TABLE_BREEDS}.id"))
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     # 64-bit perceptual hashes as signed integers (SQLite's INTEGER is signed 64-bit).
     phash: Mapped[int | None] = mapped_column(BigInteger, index=True)

@@ -87,14 +87,6 @@ def _last_relabel(live: Sequence[Review]) -> int | None:
     return None
 
 
-def original_breed_id(image: Image, reviews: Sequence[Review]) -> int:
-    """The breed the image was found for: before its first relabel, if any."""
-    for r in reviews:
-        if r.decision == Decision.RELABEL and r.reason and r.reason.startswith("from:"):
-            return int(r.reason.split(":", 1)[1].split()[0])
-    return image.breed_id
-
-
 def record_decision(
     session: Session,
     image_id: int,
@@ -126,11 +118,10 @@ def record_decision(
     history = list(
         session.scalars(select(Review).where(Review.image_id == image_id).order_by(Review.id))
     )
-    if decision == Decision.RELABEL:
-        if target_breed_id is None or session.get(Breed, target_breed_id) is None:
-            raise BreedbenchError("relabel needs an existing target breed")
-        origin = original_breed_id(image, history)
-        reason = f"from:{origin}" + (f" {reason}" if reason else "")
+    if decision == Decision.RELABEL and (
+        target_breed_id is None or session.get(Breed, target_breed_id) is None
+    ):
+        raise BreedbenchError("relabel needs an existing target breed")
     if decision == Decision.UNDO:
         if undoes_id is None:
             target = last_undoable(history, reviewer)
@@ -152,7 +143,7 @@ def record_decision(
     history.append(row)
     outcome = derive_outcome(history, min_reviews)
     image.status = outcome.status
-    new_breed = outcome.breed_id or original_breed_id(image, history)
+    new_breed = outcome.breed_id or image.found_breed_id
     if new_breed != image.breed_id:
         clash = session.scalar(
             select(Image.id).where(Image.breed_id == new_breed, Image.sha256 == image.sha256)

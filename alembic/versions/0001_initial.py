@@ -75,6 +75,7 @@ def upgrade() -> None:
         "images",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("breed_id", sa.Integer(), nullable=False),
+        sa.Column("found_breed_id", sa.Integer(), nullable=False),
         sa.Column("sha256", sa.String(length=64), nullable=False),
         sa.Column("phash", sa.BigInteger(), nullable=True),
         sa.Column("dhash", sa.BigInteger(), nullable=True),
@@ -107,6 +108,9 @@ def upgrade() -> None:
         ),
         sa.ForeignKeyConstraint(
             ["crawl_run_id"], ["crawl_runs.id"], name=op.f("fk_images_crawl_run_id_crawl_runs")
+        ),
+        sa.ForeignKeyConstraint(
+            ["found_breed_id"], ["breeds.id"], name=op.f("fk_images_found_breed_id_breeds")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_images")),
         sa.UniqueConstraint("breed_id", "sha256", name=op.f("uq_images_breed_id_sha256")),

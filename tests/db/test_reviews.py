@@ -43,12 +43,22 @@ def test_relabel_moves_the_image_and_undo_moves_it_back(database: Database) -> N
     img = insert_image(database, "boxer", seed=2)
     pug = breed_id(database, "pug")
     boxer = breed_id(database, "boxer")
+    beagle = breed_id(database, "beagle")
     with database.session() as s:
-        record_decision(s, img, "bo", Decision.RELABEL, target_breed_id=pug)
+        record_decision(s, img, "bo", Decision.RELABEL, target_breed_id=pug, reason="pug face")
     assert _status(database, img) == (ImageStatus.ACCEPTED, pug)
     with database.session() as s:
+        record_decision(s, img, "bo", Decision.RELABEL, target_breed_id=beagle)
+    assert _status(database, img) == (ImageStatus.ACCEPTED, beagle)
+    with database.session() as s:
+        record_decision(s, img, "bo", Decision.UNDO)
         record_decision(s, img, "bo", Decision.UNDO)
     assert _status(database, img) == (ImageStatus.PENDING, boxer)
+    with database.session() as s:
+        relabel = s.scalar(select(Review).where(Review.decision == Decision.RELABEL))
+        image = s.get(Image, img)
+        assert relabel is not None and relabel.reason == "pug face"  # stored as given
+        assert image is not None and image.found_breed_id == boxer
 
 
 def test_consensus_needs_two_agreeing_reviewers(database: Database) -> None:
