@@ -190,6 +190,7 @@ class Mistake:
 class MistakePage:
     items: list[Mistake]
     total: int
+    offset: int  # where ``items`` start: the last page when the asked offset was past the end
 
 
 def _statuses(session: Session, image_ids: Sequence[int]) -> dict[int, str]:
@@ -213,7 +214,8 @@ def mistakes(
     """Images whose top-1 is wrong (``worst="top5"``: the true breed is not even in the top-5).
 
     Most confident mistakes first: a model sure of another breed is the best hint that the
-    label, not the model, is wrong.
+    label, not the model, is wrong. An offset past the end (a filter shortened the list) gives
+    the last page, so a pager never shows an empty page.
     """
     breed_id = None
     if breed:
@@ -224,10 +226,13 @@ def mistakes(
     if worst == "top5":
         rows = [r for r in rows if r.rank is None]
     rows.sort(key=lambda r: (-(r.top5[0].probability if r.top5 else 0.0), r.image_id))
+    offset = max(0, min(offset, (len(rows) - 1) // limit * limit))
     shown = rows[offset : offset + limit]
     status = _statuses(session, [r.image_id for r in shown])
     return MistakePage(
-        items=[Mistake(r, status.get(r.image_id, "?")) for r in shown], total=len(rows)
+        items=[Mistake(r, status.get(r.image_id, "?")) for r in shown],
+        total=len(rows),
+        offset=offset,
     )
 
 

@@ -120,17 +120,8 @@ with tab_gallery:
     if page.total == 0:
         st.success("No mistakes of this kind in this run.")
     pages = max(1, -(-page.total // PAGE_SIZE))
-    if page_no > pages:  # the filter changed and the list got shorter: show its last page
-        st.session_state["gallery_page"] = page_no = pages
-        with db.session() as s:
-            page = ev.mistakes(
-                s,
-                run_id,
-                breed=None if breed_filter == "(all)" else breed_filter,
-                worst=worst or "top1",
-                offset=(pages - 1) * PAGE_SIZE,
-                limit=PAGE_SIZE,
-            )
+    if page.offset // PAGE_SIZE + 1 != page_no:  # the filter shortened the list: its last page
+        st.session_state["gallery_page"] = page.offset // PAGE_SIZE + 1
     st.caption(
         f"{page.total} mistakes, most confident first (a confident mistake often means a wrong "
         "label). Page size " + str(PAGE_SIZE) + "."

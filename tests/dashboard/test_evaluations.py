@@ -79,6 +79,21 @@ def test_mistakes_most_confident_first_with_filters(database: Database, seeded: 
             ev.mistakes(s, run, breed="wolf")
 
 
+def test_mistakes_past_the_end_gives_the_last_page(database: Database, seeded: Seeded) -> None:
+    """A pager left on page 5 after a filter shortened the list shows the last page, not none."""
+    run = seeded.runs["lite-1"]
+    with database.session() as s:
+        everything = ev.mistakes(s, run, limit=100)
+        assert everything.total > 2
+        last_start = (everything.total - 1) // 2 * 2
+        late = ev.mistakes(s, run, offset=everything.total + 10, limit=2)
+        assert late.offset == last_start
+        assert [m.prediction.image_id for m in late.items] == [
+            m.prediction.image_id for m in everything.items[last_start:]
+        ]
+        assert ev.mistakes(s, run, offset=2, limit=2).offset == 2
+
+
 def test_send_back_to_review_appends_a_reset_and_makes_it_pending(
     database: Database, seeded: Seeded
 ) -> None:
