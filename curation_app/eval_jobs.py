@@ -27,6 +27,7 @@ from typing import Any
 
 from breedbench.errors import BreedbenchError
 from breedbench.settings import Settings
+from db.store import atomic_write
 
 _LOCK = threading.Lock()
 _JOB_ID = re.compile(r"[0-9A-Za-z-]+")
@@ -71,10 +72,8 @@ def job_files(settings: Settings, job_id: str) -> dict[str, Path]:
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Atomically: a poller never reads half a file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data), encoding="utf-8")
-    os.replace(tmp, path)
+    """Atomically (the store's ``atomic_write``): a poller never reads half a file."""
+    atomic_write(path, json.dumps(data).encode("utf-8"))
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
