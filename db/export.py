@@ -123,14 +123,19 @@ def parse_status(value: str) -> list[ImageStatus] | None:
         ) from None
 
 
-def select_rows(session: Session, statuses: list[ImageStatus] | None) -> list[ManifestRow]:
-    """The images to export, in breed order then id order (a stable manifest)."""
+def select_rows(
+    session: Session, statuses: list[ImageStatus] | None
+) -> tuple[list[ManifestRow], dict[int, str]]:
+    """The images to export, in breed order then id order (a stable manifest), and each one's
+    store path (image id → path, to copy the originals from)."""
     stmt = select(Image, Breed).join(Breed, Breed.id == Image.breed_id)
     if statuses is not None:
         stmt = stmt.where(Image.status.in_(statuses))
     stmt = stmt.order_by(Breed.position, Breed.id, Image.id)
     rows: list[ManifestRow] = []
+    paths: dict[int, str] = {}
     for image, breed in session.execute(stmt).all():
+        paths[image.id] = image.path
         rows.append(
             ManifestRow(
                 breed=breed.slug,
@@ -152,7 +157,7 @@ def select_rows(session: Session, statuses: list[ImageStatus] | None) -> list[Ma
                 status=ImageStatus(image.status).value,
             )
         )
-    return rows
+    return rows, paths
 
 
 def check_target(root: Path, force: bool) -> None:
@@ -181,14 +186,12 @@ def export_dataset(
     statuses = parse_status(status)
     root = Path(root)
     check_target(root, force)
-    rows = select_rows(session, statuses)
+    rows, paths = select_rows(session, statuses)
     if not rows:
         raise BreedbenchError(
             f"no images with status {status!r} to export (see `breedbench status`)"
         )
-    paths: dict[int, str] = {}
     if fmt == ExportFormat.FOLDERS:
-        paths = _store_paths(session, [r.image_id for r in rows])
         missing = [r.image_id for r in rows if not store.exists(paths[r.image_id])]
         if missing:
             shown = ", ".join(str(i) for i in missing[:10])
@@ -219,15 +222,6 @@ def export_dataset(
         manifest=manifest,
         datasheet=datasheet,
     )
-
-
-def _store_paths(session: Session, ids: list[int]) -> dict[int, str]:
-    paths: dict[int, str] = {}
-    for start in range(0, len(ids), 500):  # stay under SQLite's bound-parameter limit
-        chunk = ids[start : start + 500]
-        stmt = select(Image.id, Image.path).where(Image.id.in_(chunk))
-        paths.update((i, p) for i, p in session.execute(stmt).all())
-    return paths
 
 
 def _copy_original(store: ImageStoreProtocol, store_path: str, row: ManifestRow, root: Path) -> int:
