@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from breedbench.errors import BreedbenchError
+from curation_app.decisions import clean_reviewer
 from db.models import Breed, Decision, Image, ImageStatus, RunStatus
 from db.reviews import record_decision
 from evaluator import results
@@ -243,10 +244,7 @@ def send_back_to_review(
 
     The reset is a review row like any other: who, when and why are kept, and an undo cancels it.
     """
-    reviewer = " ".join((reviewer or "").split())
-    if not reviewer:
-        raise BreedbenchError("sending an image back to review needs a reviewer name")
-    record_decision(session, image_id, reviewer, Decision.RESET, reason=reason)
+    record_decision(session, image_id, clean_reviewer(reviewer), Decision.RESET, reason=reason)
     status = session.scalar(select(Image.status).where(Image.id == image_id))
     return ImageStatus(status).value
 

@@ -113,6 +113,8 @@ def test_send_back_to_review_appends_a_reset_and_makes_it_pending(
         )
         with pytest.raises(BreedbenchError, match="needs a reviewer name"):
             ev.send_back_to_review(s, image_id, " ")
+        with pytest.raises(BreedbenchError, match="longer than 60 characters"):
+            ev.send_back_to_review(s, image_id, "x" * 61)  # the app's rules for every name
         with pytest.raises(BreedbenchError, match="no image with id 999999"):
             ev.send_back_to_review(s, 999_999, "ana")
 
