@@ -13,9 +13,9 @@ interrupted or failed evaluation leaves no half-recorded run.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import platform
-import tempfile
 import threading
 import time
 from collections import deque
@@ -42,6 +42,7 @@ from db.models import (
     RunStatus,
     utcnow,
 )
+from db.store import atomic_write
 from evaluator.labels import LabelMap, build_label_map
 from evaluator.metrics import PredictionRecord, compute_metrics
 from evaluator.preprocess import normalise, prepare
@@ -171,15 +172,9 @@ class InputCache:
 
 
 def _atomic_save(path: Path, arr: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npy")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, arr)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buf = io.BytesIO()
+    np.save(buf, arr)
+    atomic_write(path, buf.getvalue())
 
 
 def prepare_workers() -> int:
