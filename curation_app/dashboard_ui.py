@@ -15,10 +15,10 @@ import streamlit as st
 from curation_app import evaluations as ev
 from curation_app.evaluations import BreedResult, HistoryPoint, RunSummary, TradeoffRow
 from curation_app.state import get_database
+from curation_app.ui import REVIEWER_KEY
 from db.database import Database
 
 RUN_PARAM = "run"
-REVIEWER_KEY = "reviewer"  # the review app's session key for the reviewer's name
 
 
 def pct(value: float | None) -> str:
@@ -227,8 +227,12 @@ def show_thumbnail(db: Database, thumb_path: str | None, caption: str | None = N
 
 
 def reviewer_name() -> str | None:
-    """The reviewer chosen in the review app (session or ``?reviewer=``), if any."""
-    name = st.session_state.get(REVIEWER_KEY) or st.query_params.get(REVIEWER_KEY)
+    """The reviewer chosen in the review app, if any.
+
+    The frame (``ui.frame_reviewer``) has already taken a ``?reviewer=`` name into the session
+    when it is a valid name, so the session is the one place to look.
+    """
+    name = st.session_state.get(REVIEWER_KEY)
     return str(name) if name else None
 
 

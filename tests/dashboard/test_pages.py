@@ -92,6 +92,18 @@ def test_send_back_to_review_from_the_gallery(app_env: Database, seeded: Seeded)
     assert f"reset-{run}-{image_id}" not in keys
 
 
+def test_run_details_takes_the_reviewer_from_the_url_only_when_it_is_a_valid_name(
+    app_env: Database, seeded: Seeded
+) -> None:
+    run = str(seeded.runs["pb-1"])
+    at = open_page("run_details.py", query={"run": run, "reviewer": "dora"})
+    assert "Sending back to review as **dora**" in [m.value for m in at.markdown]
+    at = open_page("run_details.py", query={"run": run, "reviewer": "x" * 61})
+    sends = [b for b in at.button if b.label == "Send back to review"]
+    assert sends and all(b.disabled for b in sends)  # asks for a name instead
+    assert at.text_input(key="gallery_reviewer").value == ""
+
+
 def test_run_details_typed_reviewer_name_enables_the_buttons(
     app_env: Database, seeded: Seeded
 ) -> None:
