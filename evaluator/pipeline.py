@@ -34,7 +34,6 @@ from breedbench.errors import BreedbenchError
 from db.database import Database
 from db.models import (
     Breed,
-    CalibrationImage,
     EvalRun,
     Image,
     ImageStatus,
@@ -43,6 +42,7 @@ from db.models import (
     utcnow,
 )
 from db.store import atomic_write
+from evaluator.calibration import calibration_image_ids
 from evaluator.labels import LabelMap, build_label_map
 from evaluator.metrics import PredictionRecord, compute_metrics
 from evaluator.preprocess import normalise, prepare
@@ -100,11 +100,7 @@ def select_images(
         .where(Image.status == ImageStatus.ACCEPTED)
         .order_by(Image.id)
     ).all()
-    calibration = set(
-        session.scalars(
-            select(CalibrationImage.image_id).where(CalibrationImage.model_version_id == version.id)
-        )
-    )
+    calibration = calibration_image_ids(session, version.id)
     covered = label_map.covered_breeds
     images: list[EvalImage] = []
     uncovered: dict[str, int] = {}
