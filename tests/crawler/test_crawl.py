@@ -21,7 +21,7 @@ from tests.crawler.mockserver import MockServer
 
 def images(db: Database, slug: str) -> list[Image]:
     with db.session() as s:
-        rows = list(s.scalars(select(Image).join(Breed).where(Breed.slug == slug)))
+        rows = list(s.scalars(select(Image).join(Image.breed).where(Breed.slug == slug)))
         s.expunge_all()
     return rows
 

@@ -39,7 +39,7 @@ def expected_refusals(source: str) -> Counter[str]:
 def rows_of(db: Database, slug: str) -> list[Image]:
     with db.session() as s:
         rows = list(
-            s.scalars(select(Image).join(Breed).where(Breed.slug == slug).order_by(Image.id))
+            s.scalars(select(Image).join(Image.breed).where(Breed.slug == slug).order_by(Image.id))
         )
         s.expunge_all()
     return rows
