@@ -20,7 +20,7 @@ import enum
 from dataclasses import dataclass
 
 from breedbench.errors import BreedbenchError
-from db.breeds import AMBIGUOUS, default_query, with_dog
+from db.breeds import AMBIGUOUS, with_dog
 
 
 class DogKeywordMode(enum.StrEnum):
@@ -37,10 +37,6 @@ def parse_mode(value: str) -> DogKeywordMode:
             f"dog keyword mode {value!r} is not one of auto, always, never "
             "(--dog-keyword or BREEDBENCH_CRAWL_DOG_KEYWORD)"
         ) from None
-
-
-def plain_query(slug: str) -> str:
-    return default_query(slug)
 
 
 @dataclass(frozen=True, slots=True)
