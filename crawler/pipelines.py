@@ -71,8 +71,7 @@ def store_valid(
     """
     result = index.check(breed_id, hashed.sha256, hashed.phash)
     if not result.keep:
-        if not index.has_sha(hashed.sha256):
-            discard_files(db, hashed.sha256)
+        discard_unreferenced(db, index, hashed.sha256)
         return result, None
     with db.session() as s:
         row = add_image(
@@ -91,8 +90,10 @@ def store_valid(
     return result, image_id
 
 
-def discard_files(db: Database, sha256: str) -> None:
-    """Remove the files of bytes that no row references (a skipped duplicate)."""
+def discard_unreferenced(db: Database, index: DedupIndex, sha256: str) -> None:
+    """Remove the files a worker wrote ahead for bytes that no row holds (a skipped image)."""
+    if index.has_sha(sha256):
+        return
     for rel in (original_path(sha256), thumbnail_path(sha256)):
         db.store.absolute(rel).unlink(missing_ok=True)
 
@@ -120,11 +121,6 @@ class StorePipeline:
         with self.context.db.session() as s:
             self.index = DedupIndex.load(s)
 
-    def _discard(self, sha256: str) -> None:
-        assert self.index is not None
-        if not self.index.has_sha(sha256):
-            discard_files(self.context.db, sha256)
-
     async def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
         spider = self.crawler.spider
@@ -151,7 +147,7 @@ class StorePipeline:
             if self.context.stop_requested:
                 outcome = "stopping"
                 self.crawler.stats.inc_value("dropped/stopping")
-                self._discard(checked.sha256)
+                discard_unreferenced(self.context.db, self.index, checked.sha256)
                 raise DropItem("crawl is stopping")
             # In the loop's own thread, synchronously: a few ms, no await between the dedup
             # check and the commit, and no second thread fighting the loop for the GIL (a
