@@ -142,11 +142,12 @@ def plan_jobs(db: Database, options: CrawlOptions, mode: DogKeywordMode) -> dict
                 )
         if not rows:
             raise BreedbenchError("no breeds in the database: run `breedbench init` first")
-        wanted = {r.id for r in rows}
         known: dict[int, set[str]] = {}
-        for breed_id, url in s.execute(select(Image.breed_id, Image.url)):
-            if breed_id in wanted and url:
-                known.setdefault(breed_id, set()).add(url)
+        urls = select(Image.breed_id, Image.url).where(
+            Image.breed_id.in_([r.id for r in rows]), Image.url.is_not(None)
+        )
+        for breed_id, url in s.execute(urls):
+            known.setdefault(breed_id, set()).add(url)
     jobs: dict[str, BreedJob] = {}
     for r in rows:
         target = options.per_breed if options.per_breed is not None else r.target
