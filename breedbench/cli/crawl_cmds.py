@@ -10,7 +10,7 @@ from rich.live import Live
 from rich.table import Table
 
 from breedbench.cli.common import console, err_console, open_db
-from crawler.jobs import BreedJob
+from crawler.jobs import DUPLICATE_REASONS, BreedJob
 from crawler.runner import CrawlControl, CrawlOptions, CrawlReport, run_crawl
 from db.hashing import NEAR_DUPLICATE_DISTANCE
 
@@ -192,9 +192,10 @@ def import_(
     for col in ("breed", "stored", "duplicates", "refused"):
         table.add_column(col, justify="left" if col in ("breed", "refused") else "right")
     for slug, counts in report.counts.items():
-        refused = {k: v for k, v in sorted(counts.items()) if k not in ("stored", "duplicate")}
-        dups = counts["duplicate"] + counts["near_duplicate"]
-        refused.pop("near_duplicate", None)
+        refused = {
+            k: v for k, v in sorted(counts.items()) if k != "stored" and k not in DUPLICATE_REASONS
+        }
+        dups = sum(counts[r] for r in DUPLICATE_REASONS)
         table.add_row(slug, str(counts["stored"]), str(dups), _refused_text(refused))
     console.print(table)
     for name in report.unknown_folders:
