@@ -26,6 +26,7 @@ from db.database import Database
 from db.models import Breed, Image, ImageStatus
 from evaluator.calibration import calibration_image_ids
 from evaluator.metrics import wilson_interval
+from evaluator.pipeline import probabilities
 from evaluator.preprocess import normalise, prepare
 from evaluator.registry import VersionInfo, get_version, get_version_by_id
 from evaluator.runners import load_runner
@@ -136,12 +137,6 @@ def mismatch_suspected(agree: int, n: int, quantization: str | None) -> bool:
 # --- running both versions --------------------------------------------------------------------
 
 
-def softmax(x: np.ndarray) -> np.ndarray:
-    z = x - x.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
-
-
 class _Model:
     """One loaded version: its runner, its spec and its class order."""
 
@@ -164,7 +159,7 @@ class _Model:
         for i in range(0, len(items), step):
             rows.append(self.runner.predict(list(items[i : i + step])))
         out = np.concatenate(rows) if rows else np.zeros((0, len(self.labels)), np.float32)
-        return softmax(out) if self.spec.output.activation == "logits" else out
+        return probabilities(out, self.spec)
 
     def close(self) -> None:
         self.runner.close()

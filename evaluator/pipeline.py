@@ -236,6 +236,11 @@ def softmax(x: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
+def probabilities(outputs: np.ndarray, spec: ModelSpec) -> np.ndarray:
+    """The model's outputs as probabilities, as its spec says they come."""
+    return softmax(outputs) if spec.output.activation == "logits" else outputs
+
+
 def score_batch(
     outputs: np.ndarray, images: list[EvalImage], label_map: LabelMap, spec: ModelSpec
 ) -> list[tuple[list[tuple[int, float]], int | None]]:
@@ -247,7 +252,7 @@ def score_batch(
             f"the model outputs {outputs.shape[1]} values per image but the labels list "
             f"{n_labels} classes; fix labels.file or output.tensor"
         )
-    probs = softmax(outputs) if spec.output.activation == "logits" else outputs
+    probs = probabilities(outputs, spec)
     breed_of = np.array([-1 if b is None else b for b in label_map.breed_ids])
     ranked = np.where(breed_of >= 0, probs, -np.inf)
     k = min(5, int((breed_of >= 0).sum()))
