@@ -22,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from machine import describe  # noqa: E402 - bench/ is on sys.path
 from sqlalchemy import insert, select  # noqa: E402
 
 from breedbench.settings import Settings  # noqa: E402
@@ -53,6 +54,7 @@ def seed(db: Database, n_images: int, n_runs: int) -> list[int]:
             [
                 {
                     "breed_id": breeds[i % len(breeds)],
+                    "found_breed_id": breeds[i % len(breeds)],
                     "sha256": f"{i:064x}",
                     "width": 500,
                     "height": 375,
@@ -136,11 +138,16 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--images", type=int, default=6000)
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="bb-bench-dashboard-"))
+    print(f"machine: {describe()}")
+    with tempfile.TemporaryDirectory(prefix="bb-bench-dashboard-") as tmp:
+        run(Path(tmp), args.images, args.runs)
+
+
+def run(root: Path, n_images: int, n_runs: int) -> None:
     db = open_database(Settings(data_dir=root, database_url=f"sqlite:///{root / 'bench.db'}"))
     t = time.perf_counter()
-    runs = seed(db, args.images, args.runs)
-    print(f"seeded {args.images} images, {len(runs)} runs in {time.perf_counter() - t:.1f} s")
+    runs = seed(db, n_images, n_runs)
+    print(f"seeded {n_images} images, {len(runs)} runs in {time.perf_counter() - t:.1f} s")
     last, prev = runs[-1], runs[-2]
     with db.session() as s:
         floor = best_of(
@@ -160,7 +167,7 @@ def main() -> None:
             ),
             "Compare runs (uncached)": lambda: ev.compare(s, prev, last),
         }
-        print(f"floor: read one run's {args.images} predictions: {floor * 1000:.0f} ms")
+        print(f"floor: read one run's {n_images} predictions: {floor * 1000:.0f} ms")
         print("| page | data time | × floor |")
         print("|---|---|---|")
         for name, fn in pages.items():
