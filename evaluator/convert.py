@@ -39,6 +39,7 @@ from evaluator.calibration import (
 )
 from evaluator.labels import build_label_map
 from evaluator.registry import VersionInfo, get_version, list_versions, register_model
+from evaluator.runners.frozen_graph import parse_graph_def
 from evaluator.spec import ModelSpec, merge
 
 QUANTIZE_MODES = ("none", "dynamic", "float16", "int8")
@@ -446,14 +447,10 @@ def derive_spec(
 
 
 def read_graph_def(path: Path) -> Any:
-    import tensorflow as tf
-
-    gd = tf.compat.v1.GraphDef()
     try:
-        gd.ParseFromString(Path(path).read_bytes())
-    except Exception as exc:
-        raise BreedbenchError(f"{path} is not a frozen GraphDef: {exc}") from exc
-    return gd
+        return parse_graph_def(Path(path).read_bytes())
+    except BreedbenchError as exc:
+        raise BreedbenchError(f"{path}: {exc}") from None
 
 
 def write_tflite(data: bytes, directory: Path | None = None) -> Path:
