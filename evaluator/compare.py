@@ -90,8 +90,9 @@ def compare_runs(session: Session, run_a: int, run_b: int) -> Comparison:
     a, b = get_run(session, run_a).summary, get_run(session, run_b).summary
     pa, pb = _preds(session, run_a), _preds(session, run_b)
     shared = sorted(set(pa) & set(pb))
-    slugs = {bid: slug for bid, slug in session.execute(select(Breed.id, Breed.slug))}
-    names = {bid: name for bid, name in session.execute(select(Breed.id, Breed.name))}
+    breeds = session.execute(select(Breed.id, Breed.slug, Breed.name)).all()
+    slugs = {bid: slug for bid, slug, _ in breeds}
+    names = {bid: name for bid, _, name in breeds}
 
     def change(i: int) -> ImageChange:
         t, ra, ta = pa[i]
