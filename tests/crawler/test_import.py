@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -78,6 +79,8 @@ def test_cli_import_accept_records_decisions_and_is_idempotent(
     result = cli.invoke(app, [*base(database), "import", str(tmp_path / "root")])
     assert result.exit_code == 0, result.output
     assert "4 images imported" in result.output and "wolves" in result.output
+    # The re-encoded Chihuahua counts as a duplicate, not as a refusal.
+    assert re.search(r"chihuahua\s*│\s*1\s*│\s*1\s*│\s*-\s*│", result.output), result.output
     # Again with --accept: nothing new is stored, the pending images are accepted.
     result = cli.invoke(
         app,
