@@ -24,7 +24,9 @@ from tests.crawler.mockserver import REPO, MockServer
 def count(db: Database, slug: str) -> int:
     with db.session() as s:
         return (
-            s.scalar(select(func.count()).select_from(Image).join(Image.breed).where(Breed.slug == slug))
+            s.scalar(
+                select(func.count()).select_from(Image).join(Image.breed).where(Breed.slug == slug)
+            )
             or 0
         )
 
