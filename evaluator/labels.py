@@ -85,10 +85,6 @@ class LabelMap:
         return [lab for lab, b in zip(self.labels, self.breed_ids, strict=True) if b is None]
 
     @property
-    def class_of_breed(self) -> dict[int, int]:
-        return {b: i for i, b in enumerate(self.breed_ids) if b is not None}
-
-    @property
     def covered_breeds(self) -> set[int]:
         return {b for b in self.breed_ids if b is not None}
 

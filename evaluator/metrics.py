@@ -89,10 +89,3 @@ def compute_metrics(
         "dataset_hash": dataset_hash,
         "excluded": excluded or {},
     }
-
-
-def rank_of(true_class: int, scores: np.ndarray, k: int = 5) -> tuple[list[int], int | None]:
-    """Top-k class indices (ties broken by index) and the 1-based rank of ``true_class``."""
-    order = np.argsort(-scores, kind="stable")[:k]
-    top = [int(i) for i in order]
-    return top, (top.index(true_class) + 1 if true_class in top else None)

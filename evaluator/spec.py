@@ -123,9 +123,6 @@ class ModelSpec:
         names = list(self.labels.names)
         return sorted(names) if self.labels.order == "sorted" else names
 
-    def preprocessing_dict(self) -> dict[str, Any]:
-        return _drop_none(asdict(self.input))
-
 
 def _drop_none(value: Any) -> Any:
     if isinstance(value, dict):
