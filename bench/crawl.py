@@ -38,9 +38,10 @@ from scrapy import Request, Spider  # noqa: E402
 from scrapy.crawler import AsyncCrawlerRunner  # noqa: E402
 
 from breedbench.settings import Settings  # noqa: E402
+from crawler import workers  # noqa: E402
 from crawler.jobs import BreedJob  # noqa: E402
 from crawler.queries import DogKeywordMode, choose_query  # noqa: E402
-from crawler.runner import CrawlOptions, run_crawl  # noqa: E402
+from crawler.runner import CrawlControl, CrawlOptions, run_crawl  # noqa: E402
 from crawler.settings import POLITENESS  # noqa: E402
 from db.breeds import stanford_breeds  # noqa: E402
 from db.database import open_database  # noqa: E402
@@ -78,18 +79,12 @@ def cpu_s(pid: int | str = "self") -> float:
 
 
 def worker_pids() -> list[int]:
-    from crawler import workers
-
     return list(getattr(workers._pool, "_processes", None) or {})
 
 
 def workers_rss_mb() -> float:
     """Resident memory of the decode worker processes together."""
-    from crawler import workers
-
-    pool = workers._pool
-    procs = getattr(pool, "_processes", None) or {}
-    return sum(rss_mb(pid) for pid in procs)
+    return sum(rss_mb(pid) for pid in worker_pids())
 
 
 class BareSpider(Spider):
@@ -150,26 +145,18 @@ def main() -> None:
 
         total = len(urls)
         marks = {total * q // 4: q for q in (1, 2, 3, 4)}
-        samples: dict[int, float] = {}
+        samples: dict[int, tuple[float, float]] = {}
         stored = 0
+        control = CrawlControl()
 
-        def on_progress(job: BreedJob) -> None:
+        def progress(job: BreedJob) -> None:
             nonlocal stored
-            now = sum(j.stored for j in control_jobs)
+            assert control.context is not None
+            now = sum(j.stored for j in control.context.jobs.values())
             if now != stored:
                 stored = now
                 if now in marks:
                     samples[marks[now]] = (rss_mb(), workers_rss_mb())
-
-        from crawler.runner import CrawlControl
-
-        control = CrawlControl()
-        control_jobs: list[BreedJob] = []
-
-        def progress(job: BreedJob) -> None:
-            if not control_jobs and control.context is not None:
-                control_jobs.extend(control.context.jobs.values())
-            on_progress(job)
 
         options = CrawlOptions(
             breeds=[b.slug for b in breeds],
@@ -184,8 +171,6 @@ def main() -> None:
                 "BREEDBENCH_DECODE_WORKERS": args.workers,
             },
         )
-        from crawler import workers
-
         n_workers = args.workers or workers.default_workers()
         print(f"decode workers: {n_workers}")
         workers.warm(n_workers)
