@@ -131,8 +131,12 @@ def _import_one(
     min_side: int,
 ) -> str:
     try:
+        data = path.read_bytes()
+    except OSError:  # permissions, a file removed meanwhile: counted, the import goes on
+        return "unreadable"
+    try:
         valid = validate_image(
-            path.read_bytes(),
+            data,
             min_side=min_side,
             max_bytes=db.settings.crawl_max_bytes or DEFAULT_MAX_BYTES,
             max_pixels=db.settings.crawl_max_pixels or DEFAULT_MAX_PIXELS,

@@ -95,6 +95,24 @@ def test_cli_import_accept_records_decisions_and_is_idempotent(
     assert reviewers == {"alice"}
 
 
+def test_an_unreadable_file_is_counted_and_the_import_goes_on(
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_tree(tmp_path / "root")
+    read_bytes = Path.read_bytes
+
+    def refuse_a_jpg(self: Path) -> bytes:
+        if self.name == "a.jpg":
+            raise PermissionError(13, "Permission denied", str(self))
+        return read_bytes(self)
+
+    monkeypatch.setattr(Path, "read_bytes", refuse_a_jpg)
+    result = cli.invoke(app, [*base(database), "import", str(tmp_path / "root")])
+    assert result.exit_code == 0, result.output
+    assert "unreadable 1" in result.output and "3 images imported" in result.output
+    assert len(rows(database)["boxer"]) == 1
+
+
 def test_cli_import_accept_on_a_fresh_set(database: Database, tmp_path: Path) -> None:
     (tmp_path / "r" / "pug").mkdir(parents=True)
     (tmp_path / "r" / "pug" / "1.jpg").write_bytes(jpeg_bytes(seed=11))
