@@ -79,3 +79,12 @@ def test_classic_graph_cut_at_sub_gives_the_study_lite_preset(
     pb_preset = read_toml(preset_path("inception-breeds-pb"))
     lite_preset = read_toml(preset_path("inception-breeds-lite"))
     assert derive_input_spec(graph, pb_preset, "Sub") == lite_preset["input"]
+
+
+def test_a_parent_file_that_is_no_graph_is_named(tmp_path: Any) -> None:
+    from evaluator.convert import read_graph_def
+
+    bad = tmp_path / "broken.pb"
+    bad.write_bytes(b"\xff\x00 not a protobuf")
+    with pytest.raises(BreedbenchError, match=r"broken\.pb: not a TensorFlow GraphDef"):
+        read_graph_def(bad)
