@@ -216,7 +216,12 @@ def leakcheck(
     ],
     distance: Annotated[
         int,
-        typer.Option("--distance", help="Largest pHash Hamming distance that counts as a match."),
+        typer.Option(
+            "--distance",
+            help="Largest pHash Hamming distance that counts as a match (0-64).",
+            min=0,
+            max=64,
+        ),
     ] = NEAR_DUPLICATE_DISTANCE,
 ) -> None:
     """Flag every stored image that near-matches a reference image (a training-set leak).

@@ -65,6 +65,10 @@ def test_cli_leakcheck(database: Database, tmp_path: Path) -> None:
     assert "1 leaks, 1 newly flagged" in result.output
     result = cli.invoke(app, [*argv, "leakcheck", "--reference", str(tmp_path / "none")])
     assert result.exit_code == 1 and "does not exist" in result.output
+    # A 64-bit hash has 64 bits: a larger distance would flag every image.
+    ref = ["leakcheck", "--reference", str(tmp_path / "Images"), "--distance", "65"]
+    result = cli.invoke(app, [*argv, *ref])
+    assert result.exit_code == 2 and "--distance" in result.output and "64" in result.output
 
 
 def test_large_reference_sets_hash_in_worker_processes(database: Database, tmp_path: Path) -> None:
