@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.models import Breed, Decision, FlagKind, ImageFlag, Review
-from db.reviews import effective_reviews
+from db.reviews import effective_reviews, vote_option
 
 if TYPE_CHECKING:
     from db.export import ManifestRow
@@ -130,12 +130,8 @@ def _review_section(session: Session, ids: Sequence[int], min_reviews: int | Non
         latest: dict[str, Review] = {}
         for r in live:
             latest[r.reviewer] = r
-        kinds = {
-            "accept" if r.decision in (Decision.ACCEPT, Decision.RELABEL) else "reject"
-            for r in latest.values()
-        }
         if len(latest) >= 2:
-            if len(kinds) == 1:
+            if len({vote_option(r) for r in latest.values()}) == 1:  # the consensus rule's votes
                 agreed += 1
             else:
                 disagreed += 1

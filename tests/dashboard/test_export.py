@@ -18,7 +18,7 @@ from db.database import Database, open_database
 from db.export import MANIFEST_FIELDS, export_dataset
 from db.models import Breed, Decision, FlagKind, Image, ImageFlag, ImageStatus
 from db.reviews import record_decision
-from tests.factories import encode, image_row, insert_image, photo
+from tests.factories import breed_id, encode, image_row, insert_image, photo
 
 runner = CliRunner()
 
@@ -148,6 +148,26 @@ def test_datasheet_counts_sources_licenses_review_and_leaks(
     leaked = image_row(database, curated["chihuahua"][0])
     assert "1 exported image(s) carry 1 leak flag(s); 1 unresolved." in text
     assert f"| chihuahua/{leaked.sha256}.jpg | 3 | train/n02085620_7.jpg | unresolved |" in text
+
+
+def test_datasheet_counts_accept_against_relabel_as_disagreement(
+    database: Database, tmp_path: Path
+) -> None:
+    """An accept and a relabel to another breed are different votes, as under consensus."""
+    agree, differ = (
+        insert_image(database, "beagle", seed=1),
+        insert_image(database, "beagle", seed=2),
+    )
+    for reviewer in ("ana", "ben"):
+        _decide(database, agree, reviewer, Decision.ACCEPT)
+    _decide(database, differ, "ana", Decision.ACCEPT)
+    _decide(database, differ, "ben", Decision.RELABEL, target_breed_id=breed_id(database, "pug"))
+    with database.session() as s:
+        export_dataset(s, database.store, tmp_path / "x", "csv", status="all")
+    text = (tmp_path / "x" / "DATASHEET.md").read_text(encoding="utf-8")
+    assert "- Decided by two or more reviewers who agree: 1" in text
+    assert "- Reviewers disagree (latest decisions differ): 1" in text
+    assert "- Relabelled to another breed: 1" in text
 
 
 def test_datasheet_says_when_no_leak_check_is_recorded(database: Database, tmp_path: Path) -> None:
