@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from breedbench.errors import BreedbenchError
 from db.database import Database
 from db.models import CalibrationImage, Image, ImageStatus
-from evaluator.preprocess import normalise, prepare
+from evaluator.preprocess import preprocess
 from evaluator.spec import InputSpec
 
 
@@ -101,10 +101,10 @@ def preprocess_images(
 
     def one(image_id: int) -> np.ndarray | None:
         try:
-            prepared = prepare(db.store.read(paths[image_id]), spec)
+            x = preprocess(db.store.read(paths[image_id]), spec)
         except (BreedbenchError, OSError):
             return None
-        return normalise(np.asarray(prepared)[None], spec)[0].astype(np.float32, copy=False)
+        return np.asarray(x).astype(np.float32, copy=False)
 
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         arrays = list(pool.map(one, image_ids))

@@ -27,7 +27,7 @@ from db.models import Breed, Image, ImageStatus
 from evaluator.calibration import calibration_image_ids
 from evaluator.metrics import wilson_interval
 from evaluator.pipeline import probabilities
-from evaluator.preprocess import normalise, prepare
+from evaluator.preprocess import preprocess
 from evaluator.registry import VersionInfo, get_version, get_version_by_id
 from evaluator.runners import load_runner
 
@@ -148,10 +148,7 @@ class _Model:
 
     def inputs(self, blobs: Sequence[bytes]) -> list[Any]:
         """What the evaluation feeds: prepared, then normalised (any-size images too)."""
-        items = [prepare(b, self.spec.input) for b in blobs]
-        if self.spec.input.kind == "jpeg_bytes":
-            return items
-        return [normalise(np.asarray(x)[None], self.spec.input)[0] for x in items]
+        return [preprocess(b, self.spec.input) for b in blobs]
 
     def probabilities(self, items: Sequence[Any]) -> np.ndarray:
         rows = []

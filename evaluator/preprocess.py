@@ -135,8 +135,9 @@ def normalise(batch: np.ndarray, spec: InputSpec) -> np.ndarray:
 
 
 def preprocess(data: bytes, spec: InputSpec) -> np.ndarray | bytes:
-    """Both steps for one image (no cache): what a model gets for these bytes."""
+    """Both steps for one image (no cache): what the evaluation feeds a model for these bytes
+    (an any-size ``image`` is normalised too, when the spec says how)."""
     prepared = prepare(data, spec)
-    if isinstance(prepared, bytes) or spec.kind == "image":
+    if isinstance(prepared, bytes):
         return prepared
-    return normalise(prepared[None], spec)[0]
+    return normalise(prepared, spec)

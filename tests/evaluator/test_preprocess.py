@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from evaluator.preprocess import jpeg_for_graph, normalise, prepare, tf_resize_bilinear
+from evaluator.preprocess import (
+    jpeg_for_graph,
+    normalise,
+    prepare,
+    preprocess,
+    tf_resize_bilinear,
+)
 from evaluator.spec import InputSpec
 from tests.factories import encode, photo
 
@@ -79,3 +85,14 @@ def test_normalise_scale_offset_and_mean_std() -> None:
     )
     np.testing.assert_allclose(ms, [[[0.0, 0.0, 0.0]]])
     assert normalise(x.astype(np.uint8), InputSpec(kind="image")).dtype == np.uint8
+
+
+def test_preprocess_is_what_the_evaluation_feeds_an_any_size_image() -> None:
+    """Parity and calibration use ``preprocess``; an ``image`` input with a scale is normalised
+    there as the evaluation normalises it, and keeps its own size."""
+    data = encode(PILImage.fromarray(np.full((7, 11, 3), 200, np.uint8)), "PNG")
+    raw = preprocess(data, InputSpec(kind="image"))
+    assert raw.shape == (7, 11, 3) and raw.dtype == np.uint8
+    scaled = preprocess(data, InputSpec(kind="image", scale=1.0, offset=-128.0))
+    assert scaled.shape == (7, 11, 3) and scaled.dtype == np.float32
+    np.testing.assert_array_equal(scaled, np.full((7, 11, 3), 72.0, np.float32))
