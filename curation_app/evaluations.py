@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -194,12 +195,13 @@ class MistakePage:
     offset: int  # where ``items`` start: the last page when the asked offset was past the end
 
 
-def _statuses(session: Session, image_ids: Sequence[int]) -> dict[int, str]:
-    out: dict[int, str] = {}
+def _by_image(session: Session, column: Any, image_ids: Sequence[int]) -> dict[int, Any]:
+    """Image id → one column of ``images``, in chunks of ids."""
+    out: dict[int, Any] = {}
     ids = list(image_ids)
     for start in range(0, len(ids), CHUNK):
-        stmt = select(Image.id, Image.status).where(Image.id.in_(ids[start : start + CHUNK]))
-        out.update((i, ImageStatus(s).value) for i, s in session.execute(stmt).all())
+        stmt = select(Image.id, column).where(Image.id.in_(ids[start : start + CHUNK]))
+        out.update(session.execute(stmt).tuples().all())
     return out
 
 
@@ -229,7 +231,8 @@ def mistakes(
     rows.sort(key=lambda r: (-(r.top5[0].probability if r.top5 else 0.0), r.image_id))
     offset = max(0, min(offset, (len(rows) - 1) // limit * limit))
     shown = rows[offset : offset + limit]
-    status = _statuses(session, [r.image_id for r in shown])
+    found = _by_image(session, Image.status, [r.image_id for r in shown])
+    status = {i: ImageStatus(v).value for i, v in found.items()}
     return MistakePage(
         items=[Mistake(r, status.get(r.image_id, "?")) for r in shown],
         total=len(rows),
@@ -264,8 +267,4 @@ def compare(session: Session, run_a: int, run_b: int) -> RunComparison:
         raise BreedbenchError("choose two different runs to compare")
     result = compare_runs(session, run_a, run_b)
     ids = [c.image_id for c in (*result.fixed, *result.broken)]
-    thumbs: dict[int, str | None] = {}
-    for start in range(0, len(ids), CHUNK):
-        stmt = select(Image.id, Image.thumb_path).where(Image.id.in_(ids[start : start + CHUNK]))
-        thumbs.update((i, t) for i, t in session.execute(stmt).all())
-    return RunComparison(result, thumbs)
+    return RunComparison(result, _by_image(session, Image.thumb_path, ids))
