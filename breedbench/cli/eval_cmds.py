@@ -12,8 +12,8 @@ from breedbench.cli.common import console, err_console, new_app, open_db
 from breedbench.errors import BreedbenchError
 from evaluator import report as report_mod
 from evaluator.compare import compare_runs
-from evaluator.registry import list_versions, register_model
-from evaluator.results import RunSummary, get_run, list_runs
+from evaluator.registry import get_version, list_versions, register_model
+from evaluator.results import RunSummary, TopK, get_run, list_runs
 from evaluator.spec import load_spec, preset_names
 
 models_app = new_app("Register model versions and list them.")
@@ -66,8 +66,6 @@ def models_add(
     db = open_db(ctx)
     parent_id = None
     if parent:
-        from evaluator.registry import get_version
-
         with db.session() as s:
             parent_id = get_version(s, parent).id
     info = register_model(
@@ -177,7 +175,7 @@ def evaluate(
     console.print(f"Recorded run #{outcome.run_id} (dataset {detail.summary.dataset_hash[:12]}).")
 
 
-def _print_run_table(s: RunSummary, topk: list) -> None:  # type: ignore[type-arg]
+def _print_run_table(s: RunSummary, topk: list[TopK]) -> None:
     table = Table(title=f"{s.ref}: {s.n_images} images")
     for col in ("metric", "correct", "%", "95 % CI"):
         table.add_column(col, justify="left" if col == "metric" else "right")
