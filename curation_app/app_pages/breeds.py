@@ -82,10 +82,10 @@ if slug is not None:
         try:
             with db.session() as s:
                 flag = use_dog_keyword(s, chosen.id, reviewer)
-            st.session_state["breeds_message"] = f"The next crawl searches “{flag.query}”."
+            st.session_state["breeds_message"] = ("ok", f"The next crawl searches “{flag.query}”.")
         except BreedbenchError as exc:
-            st.session_state["breeds_message"] = f"Error: {exc}"
+            st.session_state["breeds_message"] = ("error", str(exc))
         st.rerun()
 message = st.session_state.pop("breeds_message", None)
 if message:
-    st.success(message)
+    (st.success if message[0] == "ok" else st.error)(message[1])

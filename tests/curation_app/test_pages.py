@@ -175,6 +175,19 @@ def test_breeds_overview_stores_the_query_flag(app_env: Database, add_images) ->
         assert breed.query_flagged_at is not None
 
 
+def test_breeds_overview_shows_a_refused_flag_as_an_error(app_env: Database, add_images) -> None:
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.session_state["reviewer"] = "x" * 61  # a name no decision accepts
+    at.run()
+    at.switch_page("app_pages/breeds.py").run()
+    at.selectbox(key="flag_breed").set_value("papillon").run()
+    at.button(key="use_dog_keyword").click().run()
+    assert [e.value for e in at.error] == ["reviewer name is longer than 60 characters"]
+    assert not at.success
+    with app_env.session() as s:
+        assert not s.get(Breed, breed_id(app_env, "papillon")).dog_keyword  # type: ignore[union-attr]
+
+
 def test_conflicts_page_resolves_a_duplicate(app_env: Database, add_images) -> None:
     a, b = add_images("boxer", 2)
     with app_env.session() as s:
