@@ -21,7 +21,6 @@ DUPLICATE_REASONS = ("duplicate", "near_duplicate")
 class BreedJob:
     breed_id: int
     slug: str
-    base_query: str
     needed: int
     choice: QueryChoice
     seen_urls: set[str] = field(default_factory=set)  # already stored for this breed, or queued

@@ -78,7 +78,6 @@ class CrawlControl:
 
     def __init__(self, on_stop: Callable[[], None] | None = None) -> None:
         self.context: CrawlContext | None = None
-        self.loop: asyncio.AbstractEventLoop | None = None
         self.stopped = False
         self.on_stop = on_stop
 
@@ -160,7 +159,6 @@ def plan_jobs(db: Database, options: CrawlOptions, mode: DogKeywordMode) -> dict
         jobs[r.slug] = BreedJob(
             breed_id=r.id,
             slug=r.slug,
-            base_query=r.query,
             needed=needed,
             choice=choice,
             seen_urls=set(known.get(r.id, ())),
@@ -257,7 +255,6 @@ async def _crawl(
     crawler = runner.create_crawler(BreedSpider)
     box["crawler"] = crawler
     loop = asyncio.get_running_loop()
-    control.loop = loop
     handled = threading.current_thread() is threading.main_thread()
     if handled:
 

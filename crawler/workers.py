@@ -26,14 +26,12 @@ from db.store import FileSystemImageStore
 
 @dataclass(frozen=True, slots=True)
 class Checked:
-    """A validated image whose files are already in the store."""
+    """A validated image whose files are already in the store (the row reads size and format
+    from the header)."""
 
     sha256: str
     phash: int
     dhash: int
-    width: int
-    height: int
-    format: str
 
 
 _stores: dict[str, FileSystemImageStore] = {}
@@ -52,7 +50,7 @@ def check_and_prewrite(
         store = _stores[store_root] = FileSystemImageStore(Path(store_root))
     store.put(data)
     store.put_thumbnail(valid.sha256, valid.image)
-    return Checked(valid.sha256, valid.phash, valid.dhash, valid.width, valid.height, valid.format)
+    return Checked(valid.sha256, valid.phash, valid.dhash)
 
 
 def _ignore_sigint() -> None:
