@@ -143,6 +143,9 @@ def test_stopping_leaves_whole_rows_and_files_and_the_next_crawl_tops_up(
     for r in rows:
         assert database.store.exists(r.path) and database.store.exists(r.thumb_path or "")
     assert not [p for p in Path(database.store.root).rglob(".tmp-*")]
+    # Images dropped while stopping leave no files behind either: every original has its row.
+    originals = {p.name for p in Path(database.store.root, "originals").rglob("*") if p.is_file()}
+    assert originals == {r.sha256 for r in rows}
     with database.session() as s:
         run = s.get(CrawlRun, report.run_id)
         assert run is not None and run.status == RunStatus.INTERRUPTED and run.finished_at
