@@ -318,26 +318,29 @@ def load_spec(
     base_dir: Path | None = None
     if preset is not None:
         path = preset_path(preset)
-        data = _read_labels_now(read_toml(path), path.parent)
+        data = read_spec_file(path)
         base_dir = path.parent
     if spec_file is not None:
         spec_file = Path(spec_file)
-        data = merge(data, _read_labels_now(read_toml(spec_file), spec_file.parent))
+        data = merge(data, read_spec_file(spec_file))
         base_dir = spec_file.parent
     if overrides:
         data = merge(data, overrides)
     return ModelSpec.from_dict(data, base_dir=base_dir or Path.cwd())
 
 
-def _read_labels_now(data: dict[str, Any], base_dir: Path) -> dict[str, Any]:
-    """Read a TOML's labels file relative to that TOML's folder, into ``labels.names``."""
+def read_spec_file(path: Path) -> dict[str, Any]:
+    """A spec TOML as a dict, its relative ``labels.file`` read from the TOML's own folder into
+    ``labels.names`` (the dict is merged elsewhere, where that folder is no longer known)."""
+    path = Path(path)
+    data = read_toml(path)
     labels = data.get("labels")
     if isinstance(labels, dict) and labels.get("file") and "names" not in labels:
         from evaluator.labels import read_label_file
 
-        path = Path(labels["file"])
+        file = Path(labels["file"])
         labels["names"] = read_label_file(
-            path if path.is_absolute() else base_dir / path, labels.get("column")
+            file if file.is_absolute() else path.parent / file, labels.get("column")
         )
     return data
 

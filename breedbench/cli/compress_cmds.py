@@ -13,7 +13,7 @@ from rich.table import Table
 from breedbench.cli.common import console, err_console, open_db
 from evaluator.convert import IO_TYPES, QUANTIZE_MODES, ConversionRequest, convert_version
 from evaluator.parity import MAX_DISAGREEMENTS_SHOWN, ParityResult, run_parity
-from evaluator.spec import read_toml
+from evaluator.spec import read_spec_file
 from evaluator.tradeoff import TradeoffRow, tradeoff_rows, write_plot
 
 WIDE_TABLE = 170
@@ -105,7 +105,7 @@ def convert(
         seed=seed,
     )
     request.validate()
-    override = read_toml(spec) if spec is not None else None
+    override = read_spec_file(spec) if spec is not None else None
     with err_console.status(f"Converting {ref} ({quantize})..."):
         result = convert_version(db, ref, request, new_version=version, spec_override=override)
     v = result.version

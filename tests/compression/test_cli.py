@@ -8,6 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from breedbench.cli import app
+from evaluator.registry import get_version
 from tests.compression.conftest import Workspace
 from tests.evaluator.conftest import lite_spec, register
 
@@ -105,3 +106,29 @@ def test_evaluate_reports_the_calibration_images(workspace: Workspace) -> None:
     code, out = run(workspace, "evaluate", ref, "--include-calibration")
     assert code == 0, out
     assert "8 calibration images included" in " ".join(out.split())
+
+
+def test_convert_spec_reads_its_labels_file_beside_it(workspace: Workspace, tmp_path: Path) -> None:
+    """A relative ``labels.file`` in ``convert --spec`` is read from the spec's folder, as
+    ``models add --spec`` reads it."""
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    (folder / "labels.txt").write_text("\n".join(workspace.tiny.labels) + "\n")
+    (folder / "override.toml").write_text('[labels]\nfile = "labels.txt"\n')
+    code, out = run(
+        workspace,
+        "convert",
+        "tiny:pb",
+        "--quantize",
+        "none",
+        "--input",
+        "Sub",
+        "--version",
+        "cli-labels",
+        "--spec",
+        str(folder / "override.toml"),
+    )
+    assert code == 0, out
+    with workspace.db.session() as s:
+        spec = get_version(s, "tiny:cli-labels").spec
+    assert spec["labels"]["names"] == list(workspace.tiny.labels)
