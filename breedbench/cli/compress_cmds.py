@@ -148,8 +148,10 @@ def parity(
     ctx: typer.Context,
     a: Annotated[str, typer.Argument(help="Reference version, NAME:VERSION (e.g. the .pb).")],
     b: Annotated[str, typer.Argument(help="Version to check against it (e.g. its .tflite).")],
-    limit: Annotated[int | None, typer.Option(help="Compare on the first N images only.")] = None,
-    threads: Annotated[int | None, typer.Option(help="Inference threads.")] = None,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Compare on the first N images only.")
+    ] = None,
+    threads: Annotated[int | None, typer.Option(min=1, help="Inference threads.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Run two versions on the same accepted images and compare their outputs.

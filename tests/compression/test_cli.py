@@ -82,6 +82,9 @@ def test_parity_flags_raw_pixels_and_prints_json(workspace: Workspace) -> None:
     data = json.loads(out)
     assert data["agreement"] == 1.0 and data["quantization"] == "none"
     assert data["mismatch_suspected"] is False and data["disagreements"] == []
+    # --limit 0 would compare on nothing and blame the review queue: refused as a bad value
+    code, out = run(workspace, "parity", "tiny:pb", "tiny:cli-raw", "--limit", "0")
+    assert code == 2 and "--limit" in out and "accept some images" not in out
 
 
 def test_tradeoff_table_and_plot(workspace: Workspace, tmp_path: Path) -> None:
