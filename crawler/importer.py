@@ -145,7 +145,7 @@ def _import_one(
         return r.reason
     meta = ImageMeta(source=IMPORT_SOURCE, url=path.resolve().as_uri())
     result, image_id = store_valid(
-        db, index, valid.data, valid, breed_id, meta, report.run_id, decoded=valid.image
+        db, index, valid.data, valid.facts(), breed_id, meta, report.run_id, decoded=valid.image
     )
     if image_id is None and result.verdict is Verdict.DUPLICATE and accept:
         image_id = result.same_breed.image_id if result.same_breed else None

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Protocol, Self
+from typing import Any, Self
 
 from PIL import Image as PILImage
 from scrapy.crawler import Crawler
@@ -24,7 +24,7 @@ from scrapy.exceptions import DropItem
 from crawler import workers
 from crawler.dedup import DedupIndex, DedupResult, Verdict, cross_breed_flags
 from db.database import Database
-from db.images import ImageMeta, add_image
+from db.images import ImageFacts, ImageMeta, add_image
 from db.store import original_path, thumbnail_path
 
 logger = logging.getLogger(__name__)
@@ -45,17 +45,11 @@ def image_meta(item: dict[str, Any]) -> ImageMeta:
     )
 
 
-class Hashed(Protocol):
-    sha256: str
-    phash: int
-    dhash: int
-
-
 def store_valid(
     db: Database,
     index: DedupIndex,
     data: bytes,
-    hashed: Hashed,
+    facts: ImageFacts,
     breed_id: int,
     meta: ImageMeta,
     crawl_run_id: int | None,
@@ -69,9 +63,9 @@ def store_valid(
     duplicate within its breed: nothing is written, and files written ahead for it by a worker
     are removed unless another row holds the same bytes).
     """
-    result = index.check(breed_id, hashed.sha256, hashed.phash)
+    result = index.check(breed_id, facts.sha256, facts.phash)
     if not result.keep:
-        discard_unreferenced(db, index, hashed.sha256)
+        discard_unreferenced(db, index, facts.sha256)
         return result, None
     with db.session() as s:
         row = add_image(
@@ -82,11 +76,11 @@ def store_valid(
             meta,
             decoded=decoded,
             crawl_run_id=crawl_run_id,
-            hashes=(hashed.phash, hashed.dhash),
+            facts=facts,
         )
         s.add_all(cross_breed_flags(row.id, result))
         image_id = row.id
-    index.add(image_id, breed_id, hashed.sha256, hashed.phash)
+    index.add(image_id, breed_id, facts.sha256, facts.phash)
     return result, image_id
 
 

@@ -20,6 +20,7 @@ from PIL import Image as PILImage
 from PIL import UnidentifiedImageError
 
 from db.hashing import draft_working, perceptual_hashes, sha256_bytes
+from db.images import ImageFacts
 
 DEFAULT_MIN_SIDE = 128
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
@@ -52,6 +53,10 @@ class ValidImage:
     sha256: str
     phash: int
     dhash: int
+
+    def facts(self) -> ImageFacts:
+        """What the row records, computed here once so the writer repeats none of it."""
+        return ImageFacts(self.sha256, self.width, self.height, self.format, self.phash, self.dhash)
 
 
 def sniff_type(data: bytes) -> str:

@@ -17,30 +17,20 @@ import multiprocessing
 import os
 import signal
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 from crawler.validation import Refusal, validate_image
+from db.images import ImageFacts
 from db.store import FileSystemImageStore
-
-
-@dataclass(frozen=True, slots=True)
-class Checked:
-    """A validated image whose files are already in the store (the row reads size and format
-    from the header)."""
-
-    sha256: str
-    phash: int
-    dhash: int
-
 
 _stores: dict[str, FileSystemImageStore] = {}
 
 
 def check_and_prewrite(
     store_root: str, data: bytes, min_side: int, max_bytes: int, max_pixels: int
-) -> Checked | tuple[str, str]:
-    """Validate ``data`` and write its files; a refusal comes back as ``(reason, detail)``."""
+) -> ImageFacts | tuple[str, str]:
+    """Validate ``data`` and write its files; its facts come back for the row, a refusal as
+    ``(reason, detail)``."""
     try:
         valid = validate_image(data, min_side=min_side, max_bytes=max_bytes, max_pixels=max_pixels)
     except Refusal as r:
@@ -50,7 +40,7 @@ def check_and_prewrite(
         store = _stores[store_root] = FileSystemImageStore(Path(store_root))
     store.put(data)
     store.put_thumbnail(valid.sha256, valid.image)
-    return Checked(valid.sha256, valid.phash, valid.dhash)
+    return valid.facts()
 
 
 def _ignore_sigint() -> None:

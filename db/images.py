@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from PIL import Image as PILImage
 from sqlalchemy.orm import Session
 
-from db.hashing import open_working, perceptual_hashes
+from db.hashing import open_working, perceptual_hashes, sha256_bytes
 from db.models import Image
-from db.store import ImageStoreProtocol, thumbnail_path
+from db.store import ImageStoreProtocol, original_path, thumbnail_path
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +33,28 @@ class ImageMeta:
     extra: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class ImageFacts:
+    """What the row records about the bytes: computed once, wherever the bytes were decoded
+    (a crawl worker, a folder import) and handed on, so the writer repeats none of it."""
+
+    sha256: str
+    width: int  # of the original, from its header (a decode may be reduced)
+    height: int
+    format: str
+    phash: int
+    dhash: int
+
+
+def image_facts(data: bytes, decoded: PILImage.Image | None = None) -> ImageFacts:
+    """Facts of ``data``; ``decoded`` (a working-size decode of it) saves decoding again."""
+    with PILImage.open(io.BytesIO(data)) as header:  # the real size, before any reduced decode
+        width, height, fmt = header.width, header.height, header.format
+    img = decoded if decoded is not None else open_working(io.BytesIO(data))
+    phash, dhash = perceptual_hashes(img)
+    return ImageFacts(sha256_bytes(data), width, height, (fmt or "UNKNOWN").upper(), phash, dhash)
+
+
 def add_image(
     session: Session,
     store: ImageStoreProtocol,
@@ -40,38 +62,38 @@ def add_image(
     breed_id: int,
     meta: ImageMeta,
     *,
+    facts: ImageFacts | None = None,
     decoded: PILImage.Image | None = None,
     crawl_run_id: int | None = None,
-    hashes: tuple[int, int] | None = None,
 ) -> Image:
     """Store ``data`` (once, by sha256), make its thumbnail and insert the row; flushes.
 
-    ``hashes`` — (phash, dhash) already computed by a validation that decoded the bytes (the
-    crawler's) — saves computing them twice, and the pixels are then only decoded if the
-    thumbnail is missing. Size and format always come from the header: ``decoded`` may be a
-    reduced (working-size) decode.
+    ``facts`` computed by whoever decoded the bytes (validation does) are trusted: then nothing
+    is hashed or decoded here, and files a crawl worker already wrote are not written again —
+    this runs in the crawl's event-loop thread, so it must stay cheap.
     """
-    with PILImage.open(io.BytesIO(data)) as header:  # the real size, before any reduced decode
-        width, height, fmt = header.width, header.height, header.format
-    stored = store.put(data)
-    thumb = thumbnail_path(stored.sha256)
-    img = decoded
-    if img is None and (hashes is None or not store.exists(thumb)):
-        img = open_working(io.BytesIO(data))
-    phash, dhash = hashes if hashes is not None else perceptual_hashes(img)  # type: ignore[arg-type]
-    if img is not None:
-        thumb = store.put_thumbnail(stored.sha256, img)
+    if facts is None:
+        if decoded is None:
+            decoded = open_working(io.BytesIO(data))
+        facts = image_facts(data, decoded)
+    path = original_path(facts.sha256)
+    if not store.exists(path):
+        store.put(data)
+    thumb = thumbnail_path(facts.sha256)
+    if not store.exists(thumb):
+        img = decoded if decoded is not None else open_working(io.BytesIO(data))
+        store.put_thumbnail(facts.sha256, img)
     row = Image(
         breed_id=breed_id,
         found_breed_id=breed_id,
-        sha256=stored.sha256,
-        phash=phash,
-        dhash=dhash,
-        width=width,
-        height=height,
-        format=(fmt or "UNKNOWN").upper(),
+        sha256=facts.sha256,
+        phash=facts.phash,
+        dhash=facts.dhash,
+        width=facts.width,
+        height=facts.height,
+        format=facts.format,
         byte_size=len(data),
-        path=stored.path,
+        path=path,
         thumb_path=thumb,
         source=meta.source,
         query=meta.query,
