@@ -9,6 +9,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from breedbench.cli import app
+from evaluator.results import list_runs
 from tests.evaluator.conftest import EvalSet
 from tests.modelkit import TinyModels, graph_with_ops
 
@@ -79,6 +80,21 @@ def test_models_evaluate_history_report_compare(
     code, out = cli(eval_set, "compare", first, second)
     assert code == 0, out
     assert "10 shared images" in out and "McNemar (top-1)" in out
+
+    # history: each run's top-1 change against the same version's previous run, flagged when
+    # that run saw other images
+    code, out = cli(eval_set, "evaluate", "tiny:1", "--limit", "10")
+    assert code == 0, out
+    third = int(re.search(r"Recorded run #(\d+)", out).group(1))
+    with eval_set.db.session() as s:
+        top1 = {r.id: r.top1 for r in list_runs(s, "tiny", "1")}
+    code, out = cli(eval_set, "history", "tiny:1")
+    assert code == 0, out
+    rows = {int(m[0]): m[1] for m in re.findall(r"^│\s*(\d+) │(.*)$", out, re.MULTILINE)}
+    assert set(rows) == {first, third}
+    # (the 80-column table may cut the note short)
+    assert f"{100 * (top1[third] - top1[first]):+.1f} (other" in rows[third]
+    assert "(other" not in rows[first]
 
 
 def test_cli_errors_are_one_line(
