@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.live import Live
 from rich.table import Table
 
 from breedbench.cli.common import console, err_console, open_db
-from crawler.jobs import DUPLICATE_REASONS, BreedJob
-from crawler.runner import CrawlControl, CrawlOptions, CrawlReport, run_crawl
 from db.hashing import NEAR_DUPLICATE_DISTANCE
+
+if TYPE_CHECKING:  # Scrapy is imported when a crawl runs, not on every `breedbench` start
+    from crawler.jobs import BreedJob
+    from crawler.runner import CrawlReport
 
 LIVE_ROWS = 12
 
@@ -127,6 +129,8 @@ def crawl(
             "User-Agent.",
             markup=False,
         )
+    from crawler.runner import CrawlControl, CrawlOptions, run_crawl
+
     options = CrawlOptions(
         breeds=breed or None,
         per_breed=per_breed,
@@ -185,6 +189,7 @@ def import_(
     Example: breedbench import ./vetted --accept --reviewer alice
     """
     from crawler.importer import import_folder
+    from crawler.jobs import DUPLICATE_REASONS
 
     db = open_db(ctx)
     report = import_folder(db, root, accept=accept, reviewer=reviewer, min_side=min_size)

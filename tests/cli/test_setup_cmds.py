@@ -120,3 +120,15 @@ def test_breeds_shows_the_query_used_and_the_next_one(tmp_path: Path) -> None:
     assert "boxer dog" in lines["boxer"]  # ambiguous name: the dog keyword is planned
     code, out = run(*base, "breeds", "--breed", "boxr")
     assert code == 1 and "unknown breed slug(s): boxr" in out
+
+
+def test_cli_start_imports_no_heavy_library() -> None:
+    """Every command pays the CLI's import time: stages load their libraries when they run."""
+    code = (
+        "import sys, breedbench.cli; "
+        "print(sorted(m for m in ('tensorflow', 'scrapy', 'streamlit', 'ai_edge_litert', "
+        "'matplotlib') if m in sys.modules))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
