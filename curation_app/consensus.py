@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from curation_app.decisions import reason_label
 from curation_app.queue import ImageCard, cards_by_id
 from db.models import Breed, Decision, Image, ImageStatus, Review
+from db.queries import id_chunks
 from db.reviews import REJECT_OPTION, effective_reviews, vote_option
 
 PAGE_SIZE = 10
@@ -50,7 +51,7 @@ def disagreements(
     )
     found: list[tuple[int, list[Review]]] = []
     skip = page * page_size
-    for chunk in _chunks(list(session.scalars(candidates)), 200):
+    for chunk in id_chunks(session.scalars(candidates), 200):
         history: dict[int, list[Review]] = {i: [] for i in chunk}
         for r in session.scalars(
             select(Review).where(Review.image_id.in_(chunk)).order_by(Review.id)
@@ -85,7 +86,3 @@ def _vote(r: Review, names: dict[int, str]) -> Vote:
     if r.decision == Decision.RELABEL:
         return Vote(r.reviewer, "relabel", names.get(r.target_breed_id or 0, "?"))
     return Vote(r.reviewer, "accept", "")
-
-
-def _chunks(items: list[int], size: int) -> list[list[int]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from breedbench.errors import BreedbenchError
 from curation_app.decisions import clean_reviewer
 from db.models import Breed, Decision, Image, ImageStatus, RunStatus
+from db.queries import id_chunks
 from db.reviews import record_decision
 from evaluator import results
 from evaluator.compare import Comparison, ImageChange, compare_runs
@@ -32,7 +33,6 @@ from evaluator.results import BreedResult, PredictionRow, RunSummary
 from evaluator.tradeoff import TradeoffRow, tradeoff_rows
 
 SEND_BACK_REASON = "mistakes gallery: label looks wrong"
-CHUNK = 500  # ids per IN (...): under SQLite's bound-parameter limit
 
 __all__ = [
     "BreedResult",
@@ -198,9 +198,8 @@ class MistakePage:
 def _by_image(session: Session, column: Any, image_ids: Sequence[int]) -> dict[int, Any]:
     """Image id → one column of ``images``, in chunks of ids."""
     out: dict[int, Any] = {}
-    ids = list(image_ids)
-    for start in range(0, len(ids), CHUNK):
-        stmt = select(Image.id, column).where(Image.id.in_(ids[start : start + CHUNK]))
+    for chunk in id_chunks(image_ids):
+        stmt = select(Image.id, column).where(Image.id.in_(chunk))
         out.update(session.execute(stmt).tuples().all())
     return out
 

@@ -18,17 +18,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.models import Breed, Decision, FlagKind, ImageFlag, Review
+from db.queries import id_chunks
 from db.reviews import effective_reviews, vote_option
 
 if TYPE_CHECKING:
     from db.export import ManifestRow
 
 DATASHEET_NAME = "DATASHEET.md"
-CHUNK = 500  # ids per IN (...) query: under SQLite's bound-parameter limit
-
-
-def _chunks(ids: Sequence[int]) -> list[list[int]]:
-    return [list(ids[i : i + CHUNK]) for i in range(0, len(ids), CHUNK)]
 
 
 def _cell(value: object) -> str:
@@ -117,7 +113,7 @@ def _licenses_section(rows: Sequence[ManifestRow]) -> list[str]:
 
 def _review_section(session: Session, ids: Sequence[int], min_reviews: int | None) -> list[str]:
     by_image: dict[int, list[Review]] = defaultdict(list)
-    for chunk in _chunks(ids):
+    for chunk in id_chunks(ids):
         stmt = select(Review).where(Review.image_id.in_(chunk)).order_by(Review.id)
         for r in session.scalars(stmt):
             by_image[r.image_id].append(r)
@@ -179,7 +175,7 @@ def _review_section(session: Session, ids: Sequence[int], min_reviews: int | Non
 def _leak_section(session: Session, rows: Sequence[ManifestRow]) -> list[str]:
     by_id = {r.image_id: r for r in rows}
     flags: list[ImageFlag] = []
-    for chunk in _chunks(list(by_id)):
+    for chunk in id_chunks(by_id):
         stmt = (
             select(ImageFlag)
             .where(ImageFlag.kind == FlagKind.LEAK, ImageFlag.image_id.in_(chunk))
