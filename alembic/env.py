@@ -16,14 +16,14 @@ def _engine() -> Engine:
     if engine is not None:
         return engine
     # Run as the plain ``alembic`` command: same settings as the CLI.
-    from breedbench.settings import load_settings
+    from core.settings import load_settings
     from db.engine import make_engine
 
     return make_engine(load_settings().resolved_database_url())
 
 
 def run_migrations_offline() -> None:
-    from breedbench.settings import load_settings
+    from core.settings import load_settings
 
     context.configure(
         url=load_settings().resolved_database_url(),

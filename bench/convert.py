@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 from machine import describe  # noqa: E402 - bench/ is on sys.path
 from PIL import Image as PILImage  # noqa: E402
 
-from breedbench.settings import Settings  # noqa: E402
+from core.settings import Settings  # noqa: E402
 from db.breeds import stanford_breeds  # noqa: E402
 from db.database import open_database  # noqa: E402
 from db.images import ImageMeta, add_image  # noqa: E402

@@ -37,7 +37,7 @@ from machine import describe  # noqa: E402 - bench/ is on sys.path
 from scrapy import Request, Spider  # noqa: E402
 from scrapy.crawler import AsyncCrawlerRunner  # noqa: E402
 
-from breedbench.settings import Settings  # noqa: E402
+from core.settings import Settings  # noqa: E402
 from crawler import workers  # noqa: E402
 from crawler.jobs import BreedJob  # noqa: E402
 from crawler.queries import DogKeywordMode, choose_query  # noqa: E402

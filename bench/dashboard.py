@@ -25,8 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from machine import describe  # noqa: E402 - bench/ is on sys.path
 from sqlalchemy import insert, select  # noqa: E402
 
-from breedbench.settings import Settings  # noqa: E402
-from curation_app import evaluations as ev  # noqa: E402
+from core.settings import Settings  # noqa: E402
 from db.database import Database, open_database  # noqa: E402
 from db.models import (  # noqa: E402
     Breed,
@@ -39,6 +38,7 @@ from db.models import (  # noqa: E402
     RunStatus,
 )
 from db.seed import seed_breeds  # noqa: E402
+from evaluator import dashboard as ev  # noqa: E402
 from evaluator.metrics import PredictionRecord, compute_metrics  # noqa: E402
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)

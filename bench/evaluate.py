@@ -35,7 +35,7 @@ from machine import describe  # noqa: E402 - bench/ is on sys.path
 from PIL import Image as PILImage  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
-from breedbench.settings import Settings  # noqa: E402
+from core.settings import Settings  # noqa: E402
 from db.breeds import stanford_breeds  # noqa: E402
 from db.database import Database, open_database  # noqa: E402
 from db.images import ImageMeta, add_image  # noqa: E402

@@ -36,14 +36,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from machine import describe  # noqa: E402 - bench/ is on sys.path
 from sqlalchemy import func, select  # noqa: E402
 
-from breedbench.settings import Settings  # noqa: E402
-from curation_app.decisions import decide  # noqa: E402
-from curation_app.queue import next_images, pending_count  # noqa: E402
+from core.settings import Settings  # noqa: E402
 from db.database import Database, open_database  # noqa: E402
 from db.images import ImageMeta, add_image  # noqa: E402
 from db.models import Breed, Decision, Image, ImageStatus  # noqa: E402
 from db.reviews import record_decision  # noqa: E402
 from db.seed import seed_breeds  # noqa: E402
+from review.decisions import decide  # noqa: E402
+from review.queue import next_images, pending_count  # noqa: E402
 from tests.browser import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,

@@ -1,8 +1,10 @@
 """breedbench: an unseen, human-verified dog-breed test set, and every model version measured on it.
 
-The data path shows in the packages: ``crawler`` (crawl) → ``db`` (store) → ``curation_app``
-(review) → ``evaluator`` (evaluate and report). This package holds what they share: settings,
-errors and the one CLI.
+The data path shows in the packages: ``crawler`` (crawl) → ``db`` (store) → ``review`` (review,
+export) → ``evaluator`` (evaluate and report), over ``core`` (errors, settings). This package is
+the one CLI on top of them.
 """
 
-__version__ = "0.1.0"
+from core import __version__
+
+__all__ = ["__version__"]

@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from breedbench.errors import BreedbenchError
+from core.errors import BreedbenchError
 from crawler.dedup import DedupIndex, Verdict
 from crawler.pipelines import store_valid
 from crawler.validation import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, Refusal, validate_image

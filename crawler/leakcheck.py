@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image as PILImage
 from sqlalchemy import select
 
-from breedbench.errors import BreedbenchError
+from core.errors import BreedbenchError
 from db.database import Database
 from db.hashing import NEAR_DUPLICATE_DISTANCE, open_working, perceptual_hashes
 from db.models import Breed, FlagKind, Image, ImageFlag

@@ -19,7 +19,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from breedbench.errors import BreedbenchError
+from core.errors import BreedbenchError
 from db.breeds import AMBIGUOUS, with_dog
 
 

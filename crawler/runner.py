@@ -26,7 +26,7 @@ from scrapy.crawler import AsyncCrawlerRunner, Crawler
 from scrapy.exceptions import NotConfigured
 from sqlalchemy import select, update
 
-from breedbench.errors import BreedbenchError
+from core.errors import BreedbenchError
 from crawler.jobs import BreedJob
 from crawler.queries import DogKeywordMode, choose_query, parse_mode
 from crawler.settings import SOURCE_NAMES, parse_sources, scrapy_settings

@@ -2,7 +2,7 @@
 
 Components read their settings once, when built (``from_crawler``), the way Scrapy's own
 ``AutoThrottle`` does. ``scrapy_settings`` maps the user-facing fields of
-``breedbench.settings.Settings`` (environment or flags) onto these names and adds the politeness
+``core.settings.Settings`` (environment or flags) onto these names and adds the politeness
 settings every crawl runs with.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from breedbench import __version__
-from breedbench.settings import Settings
+from core import __version__
+from core.settings import Settings
 
 SOURCE_NAMES = ("openverse", "wikimedia", "flickr")
 DEFAULT_SOURCES = ("openverse", "wikimedia")

@@ -1,6 +1,6 @@
 """Streamlit pieces shared by the "Models & evaluations" pages: charts, formatting, pickers.
 
-The numbers come from ``curation_app.evaluations`` (plain data); this module only draws them.
+The numbers come from ``evaluator.dashboard`` (plain data); this module only draws them.
 Charts are Altair specs rendered by Streamlit's bundled Vega: nothing is fetched from the web.
 """
 
@@ -12,11 +12,11 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from curation_app import evaluations as ev
-from curation_app.evaluations import BreedResult, HistoryPoint, RunSummary, TradeoffRow
 from curation_app.state import get_database
 from curation_app.ui import REVIEWER_KEY
 from db.database import Database
+from evaluator import dashboard as ev
+from evaluator.dashboard import BreedResult, HistoryPoint, RunSummary, TradeoffRow
 
 RUN_PARAM = "run"
 

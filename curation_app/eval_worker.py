@@ -1,5 +1,5 @@
 """The background process behind "Start an evaluation": ``evaluator.pipeline.evaluate`` with its
-progress and outcome written to files the app polls (see ``curation_app.eval_jobs``).
+progress and outcome written to files the app polls (see ``evaluator.jobs``).
 
 Run as ``python -m curation_app.eval_worker --job ID NAME:VERSION [--limit N]``; the database
 and data directory come from ``BREEDBENCH_*`` like every other command.
@@ -12,10 +12,10 @@ import sys
 import time
 from pathlib import Path
 
-from breedbench.errors import BreedbenchError
-from breedbench.settings import load_settings
-from curation_app.eval_jobs import job_files, write_json
+from core.errors import BreedbenchError
+from core.settings import load_settings
 from db.database import open_database
+from evaluator.jobs import job_files, write_json
 
 MIN_INTERVAL = 0.25  # seconds between progress writes: the page polls every 2 s
 

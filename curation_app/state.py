@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from breedbench.settings import Settings, load_settings
+from core.settings import Settings, load_settings
 from db.database import Database, open_database
 
 

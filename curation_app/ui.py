@@ -16,9 +16,9 @@ from typing import Any
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
-from breedbench.errors import BreedbenchError
-from curation_app.decisions import clean_reviewer
-from curation_app.identity import check_reviewer
+from core.errors import BreedbenchError
+from review.decisions import clean_reviewer
+from review.identity import check_reviewer
 
 REVIEWER_KEY = "reviewer"
 QUERY_PARAM = "reviewer"

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from breedbench.errors import BreedbenchError
-from breedbench.settings import Settings
+from core.errors import BreedbenchError
+from core.settings import Settings
 from db import migrate
 from db.engine import make_engine, session_scope
 from db.store import FileSystemImageStore

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
-from breedbench.errors import BreedbenchError
+from core.errors import BreedbenchError
 
 
 def make_engine(url: str) -> Engine:

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from alembic import command
-from breedbench.errors import BreedbenchError
+from core.errors import BreedbenchError
 
 ALEMBIC_DIR = Path(__file__).resolve().parent.parent / "alembic"
 

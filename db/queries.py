@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import case, func, select
@@ -45,16 +44,6 @@ class BreedCounts:
     def missing(self) -> int:
         """Images still to find: pending and accepted count towards the target."""
         return max(0, self.target - self.accepted - self.pending)
-
-
-IN_CHUNK = 500  # ids per ``IN (...)``: well under SQLite's bound-parameter limit
-
-
-def id_chunks(ids: Iterable[int], size: int = IN_CHUNK) -> Iterator[list[int]]:
-    """``ids`` in lists of at most ``size``, for ``column.in_(chunk)`` queries."""
-    items = list(ids)
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _count(status: ImageStatus):  # type: ignore[no-untyped-def]

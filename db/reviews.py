@@ -10,7 +10,7 @@ remaining accept/reject/relabel counts once:
   found for, "relabel" = the target breed). The option with the most votes wins when it has at
   least k votes and more than half of all votes: accepted (for that breed) or rejected. Otherwise
   the image stays pending; when its votes differ it is a disagreement (listed by
-  ``curation_app.consensus.disagreements`` for the conflict queue), settled when a reviewer
+  ``review.consensus.disagreements`` for the conflict queue), settled when a reviewer
   changes their vote or further reviewers make one option the majority.
 """
 
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from breedbench.errors import BreedbenchError
+from core.errors import BreedbenchError
 from db.models import Breed, Decision, Image, ImageStatus, Review
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -19,7 +18,8 @@ import numpy as np
 from PIL import Image as PILImage
 from PIL import ImageOps
 
-from breedbench.errors import BreedbenchError
+from core.errors import BreedbenchError
+from core.files import atomic_write
 from db.hashing import sha256_bytes
 
 THUMBNAIL_SIDE = 256
@@ -96,19 +96,6 @@ class FileSystemImageStore:
 
     def exists(self, path: str) -> bool:
         return self.absolute(path).exists()
-
-
-def atomic_write(target: Path, data: bytes) -> None:
-    """Write to a temporary file beside ``target``, then rename: readers never see half a file."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def to_display_rgb(img: PILImage.Image) -> PILImage.Image:

@@ -24,7 +24,7 @@ import numpy as np
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from breedbench.errors import BreedbenchError
+from core.errors import BreedbenchError
 from db.database import Database
 from db.models import CalibrationImage, Image, ImageStatus
 from evaluator.preprocess import preprocess

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from breedbench.errors import BreedbenchError
+from core.errors import BreedbenchError
 from db.database import Database
 from evaluator.calibration import (
     CalibrationSet,

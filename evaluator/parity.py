@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
-from breedbench.errors import BreedbenchError
+from core.errors import BreedbenchError
 from db.database import Database
 from db.models import Breed, Image, ImageStatus
 from evaluator.calibration import calibration_image_ids

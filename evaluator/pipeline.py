@@ -30,7 +30,8 @@ import numpy as np
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from breedbench.errors import BreedbenchError
+from core.errors import BreedbenchError
+from core.files import atomic_write
 from db.database import Database
 from db.models import (
     Breed,
@@ -41,7 +42,6 @@ from db.models import (
     RunStatus,
     utcnow,
 )
-from db.store import atomic_write
 from evaluator.calibration import calibration_image_ids
 from evaluator.labels import LabelMap, build_label_map
 from evaluator.metrics import PredictionRecord, compute_metrics

@@ -19,7 +19,7 @@ import io
 import numpy as np
 from PIL import Image as PILImage
 
-from breedbench.errors import BreedbenchError
+from core.errors import BreedbenchError
 from db.store import to_display_rgb
 from evaluator.spec import InputSpec
 

@@ -23,8 +23,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from breedbench.errors import BreedbenchError
-from breedbench.settings import Settings
+from core.errors import BreedbenchError
+from core.settings import Settings
 from db.database import Database
 from db.models import Model, ModelVersion
 from evaluator.labels import build_label_map

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from breedbench.errors import BreedbenchError
+from core.errors import BreedbenchError
 from db.models import Breed, EvalRun, Image, Model, ModelVersion, Prediction
 from evaluator.registry import VersionInfo, get_version_by_id, list_versions, version_info
 

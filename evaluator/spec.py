@@ -39,7 +39,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from breedbench.errors import BreedbenchError
+from core.errors import BreedbenchError
+from evaluator.label_file import read_label_file
 
 FORMATS = ("frozen_pb", "tflite", "saved_model", "keras")
 INPUT_KINDS = ("jpeg_bytes", "image", "tensor")
@@ -229,8 +230,6 @@ def _output(t: dict[str, Any]) -> OutputSpec:
 
 
 def _labels(t: dict[str, Any], base_dir: Path | None) -> LabelsSpec:
-    from evaluator.labels import read_label_file
-
     _only(t, {"file", "column", "order", "match", "restrict_to_breeds", "names"}, "spec [labels]")
     names = t.get("names")
     file = t.get("file")
@@ -336,8 +335,6 @@ def read_spec_file(path: Path) -> dict[str, Any]:
     data = read_toml(path)
     labels = data.get("labels")
     if isinstance(labels, dict) and labels.get("file") and "names" not in labels:
-        from evaluator.labels import read_label_file
-
         file = Path(labels["file"])
         labels["names"] = read_label_file(
             file if file.is_absolute() else path.parent / file, labels.get("column")

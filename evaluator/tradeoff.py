@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from breedbench.errors import BreedbenchError
+from core.errors import BreedbenchError
 from db.models import EvalRun, Prediction, RunStatus
 from evaluator.registry import VersionInfo, list_versions
 

@@ -15,11 +15,19 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
-from breedbench.settings import Settings
+from core.settings import Settings
 from db.database import Database, open_database
 from db.seed import seed_breeds
 
 POSTGRES_ENV = "BREEDBENCH_TEST_POSTGRES_URL"
+
+# Fixtures shared across test folders (tests mirror the packages; fixtures serve several).
+pytest_plugins = [
+    "tests.fixtures.app",
+    "tests.fixtures.evaluation",
+    "tests.fixtures.seeding",
+    "tests.fixtures.workspace",
+]
 
 
 @pytest.fixture(autouse=True)

@@ -14,8 +14,8 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
-from breedbench.errors import BreedbenchError
-from breedbench.settings import Settings, load_settings
+from core.errors import BreedbenchError
+from core.settings import Settings, load_settings
 from db.database import Database, open_database
 
 console = Console()

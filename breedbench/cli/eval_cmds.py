@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from breedbench.cli.common import console, err_console, new_app, open_db
-from breedbench.errors import BreedbenchError
+from core.errors import BreedbenchError
 from evaluator import report as report_mod
 from evaluator.compare import compare_runs
 from evaluator.registry import get_version, list_versions, register_model

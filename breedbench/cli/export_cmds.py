@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from breedbench.cli.common import console, open_db
-from db.export import ExportFormat, export_dataset
+from review.export import ExportFormat, export_dataset
 
 
 def export(

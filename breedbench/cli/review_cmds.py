@@ -1,6 +1,6 @@
 """``decide`` and ``reviewer-password``: the review app's decisions from a script, and its logins.
 
-``decide`` goes through the same function as the app's buttons (``curation_app.decisions``), so
+``decide`` goes through the same function as the app's buttons (``review.decisions``), so
 a scripted decision is validated, appended and undoable exactly like a click.
 """
 
@@ -14,10 +14,10 @@ from typing import Annotated
 import typer
 
 from breedbench.cli.common import console, open_db
-from breedbench.errors import BreedbenchError
-from curation_app.decisions import REJECT_REASONS, decide_many, pending_image_ids
-from curation_app.identity import hash_password
+from core.errors import BreedbenchError
 from db.queries import breed_by_slug
+from review.decisions import REJECT_REASONS, decide_many, pending_image_ids
+from review.identity import hash_password
 
 
 class Verdict(enum.StrEnum):

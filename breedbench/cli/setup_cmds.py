@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from breedbench.cli.common import console, new_app, open_db
-from breedbench.errors import BreedbenchError
+from core.errors import BreedbenchError
 from crawler.queries import choose_query, parse_mode
 from db import migrate, queries
 from db.seed import seed_breeds

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from breedbench.errors import BreedbenchError
+from core.errors import BreedbenchError
 from curation_app import ui
-from curation_app.overview import HIGH_REJECT_RATE, MIN_REVIEWED, breeds_overview, use_dog_keyword
 from curation_app.state import get_database
+from review.overview import HIGH_REJECT_RATE, MIN_REVIEWED, breeds_overview, use_dog_keyword
 
 db = get_database()
 with db.session() as s:

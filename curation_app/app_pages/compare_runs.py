@@ -7,10 +7,10 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from breedbench.errors import BreedbenchError
+from core.errors import BreedbenchError
 from curation_app import dashboard_ui as ui
-from curation_app import evaluations as ev
 from curation_app.state import get_database
+from evaluator import dashboard as ev
 
 SHOWN = 12
 COLUMNS = 6

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from breedbench.errors import BreedbenchError
-from curation_app import images, ui
-from curation_app.conflicts import (
+from core.errors import BreedbenchError
+from curation_app import ui
+from curation_app.state import get_database, get_settings
+from db.models import Decision, FlagKind
+from review import images
+from review.conflicts import (
     ACTIONS,
     FlagView,
     Resolution,
@@ -15,11 +18,9 @@ from curation_app.conflicts import (
     open_flags,
     resolve_flag,
 )
-from curation_app.consensus import disagreements
-from curation_app.decisions import REJECT_REASONS, breed_choices, decide
-from curation_app.queue import ImageCard
-from curation_app.state import get_database, get_settings
-from db.models import Decision, FlagKind
+from review.consensus import disagreements
+from review.decisions import REJECT_REASONS, breed_choices, decide
+from review.queue import ImageCard
 
 TITLES = {
     FlagKind.NEAR_DUPLICATE: "Near-duplicates",

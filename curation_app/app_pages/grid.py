@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from breedbench.errors import BreedbenchError
-from curation_app import images, ui
-from curation_app.decisions import REJECT_REASONS, breed_choices
-from curation_app.grid import GRID_SIZES, apply_grid, grid_batch
-from curation_app.queue import pending_count
+from core.errors import BreedbenchError
+from curation_app import ui
 from curation_app.state import get_database, get_settings
+from review import images
+from review.decisions import REJECT_REASONS, breed_choices
+from review.grid import GRID_SIZES, apply_grid, grid_batch
+from review.queue import pending_count
 
 COLUMNS = 8
 

@@ -6,11 +6,11 @@ from datetime import timedelta
 
 import streamlit as st
 
-from breedbench.errors import BreedbenchError
+from core.errors import BreedbenchError
 from curation_app import dashboard_ui as ui
-from curation_app import eval_jobs
-from curation_app import evaluations as ev
 from curation_app.state import get_database
+from evaluator import dashboard as ev
+from evaluator import jobs as eval_jobs
 from evaluator.tradeoff import quantization_label
 
 db = get_database()

@@ -5,12 +5,13 @@ from __future__ import annotations
 import streamlit as st
 from sqlalchemy.orm import Session
 
-from breedbench.errors import BreedbenchError
-from curation_app import images, ui
-from curation_app.decisions import REJECT_REASONS, breed_choices, decide, reason_label, undo_last
-from curation_app.queue import ImageCard, cards_by_id, next_images, pending_count
+from core.errors import BreedbenchError
+from curation_app import ui
 from curation_app.state import get_database, get_settings
 from db.models import Decision
+from review import images
+from review.decisions import REJECT_REASONS, breed_choices, decide, reason_label, undo_last
+from review.queue import ImageCard, cards_by_id, next_images, pending_count
 
 PREFETCH = 4  # review copies made ahead of the reviewer
 

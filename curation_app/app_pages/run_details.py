@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from breedbench.errors import BreedbenchError
+from core.errors import BreedbenchError
 from curation_app import dashboard_ui as ui
-from curation_app import evaluations as ev
 from curation_app.state import get_database
+from evaluator import dashboard as ev
 
 PAGE_SIZE = 12
 COLUMNS = 4

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from breedbench.errors import BreedbenchError
+from core.errors import BreedbenchError
 from evaluator.runners.base import Item, Runner
 from evaluator.spec import ModelSpec
 

@@ -41,7 +41,7 @@ def stack(batch: Sequence[Item]) -> np.ndarray:
 
 def check_dtype(expected: str | None, actual: str, tensor: str) -> None:
     """``input.dtype`` in a spec is a check: the model's input must take that type."""
-    from breedbench.errors import BreedbenchError
+    from core.errors import BreedbenchError
 
     if expected is not None and expected != actual:
         raise BreedbenchError(

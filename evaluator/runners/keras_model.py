@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from breedbench.errors import BreedbenchError
+from core.errors import BreedbenchError
 from evaluator.runners.base import Item, as_rows
 from evaluator.spec import ModelSpec
 

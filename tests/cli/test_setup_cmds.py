@@ -98,7 +98,7 @@ def test_environment_settings_reach_the_cli(tmp_path: Path) -> None:
 
 
 def test_breeds_shows_the_query_used_and_the_next_one(tmp_path: Path) -> None:
-    from breedbench.settings import Settings
+    from core.settings import Settings
     from db.database import open_database
     from db.images import ImageMeta, add_image
     from db.queries import breed_by_slug

@@ -143,12 +143,12 @@ def test_cli_import_errors(
 
 
 def test_an_exported_tree_imports_back(database: Database, tmp_path: Path) -> None:
-    from breedbench.settings import Settings
+    from core.settings import Settings
     from db.database import open_database
-    from db.export import export_dataset
     from db.models import Decision
     from db.reviews import record_decision
     from db.seed import seed_breeds
+    from review.export import export_dataset
     from tests.factories import insert_image
 
     ids = [insert_image(database, slug, seed) for slug, seed in [("boxer", 1), ("pug", 2)]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from breedbench.errors import BreedbenchError
+from core.errors import BreedbenchError
 from crawler.queries import AMBIGUOUS, DogKeywordMode, choose_query, fallback, parse_mode, with_dog
 from db.breeds import stanford_breeds
 

@@ -50,7 +50,7 @@ def source_crawl(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, mockserver
 ):  # type: ignore[no-untyped-def]
     """One crawl per source, shared by the assertions below (a crawl takes a few seconds)."""
-    from breedbench.settings import Settings
+    from core.settings import Settings
     from db.database import open_database
     from db.seed import seed_breeds
 
@@ -215,6 +215,6 @@ def test_flickr_error_document_stops_the_source(database: Database, mockserver: 
 
 
 def _settings():  # type: ignore[no-untyped-def]
-    from breedbench.settings import Settings
+    from core.settings import Settings
 
     return Settings()

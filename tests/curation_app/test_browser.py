@@ -18,7 +18,7 @@ from tests.browser import (
     shown_image_src,
     wait_for_next_image,
 )
-from tests.curation_app.conftest import reviews_of
+from tests.fixtures.app import reviews_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"

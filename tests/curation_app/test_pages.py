@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from curation_app.identity import hash_password
 from db.database import Database
 from db.models import Breed, Decision, FlagKind, ImageFlag, ImageStatus
-from tests.curation_app.conftest import reviews_of
+from review.identity import hash_password
 from tests.factories import breed_id, image_row, insert_image, jpeg_bytes
+from tests.fixtures.app import reviews_of
 
 APP = str(Path(__file__).resolve().parents[2] / "curation_app" / "app.py")
 

@@ -7,7 +7,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from breedbench.errors import BreedbenchError
+from core.errors import BreedbenchError
 from db import migrate
 from db.engine import make_engine
 from db.models import Base
@@ -54,7 +54,7 @@ def test_newer_schema_is_refused(sqlite_url: str) -> None:
 
 
 def test_older_database_is_upgraded_on_open(sqlite_url: str, data_dir) -> None:
-    from breedbench.settings import Settings
+    from core.settings import Settings
     from db.database import open_database
 
     engine = make_engine(sqlite_url)

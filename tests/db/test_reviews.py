@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from breedbench.errors import BreedbenchError
+from core.errors import BreedbenchError
 from db.database import Database
 from db.models import Decision, Image, ImageStatus, Review
 from db.reviews import record_decision

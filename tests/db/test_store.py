@@ -9,7 +9,7 @@ import stat
 import pytest
 from PIL import Image as PILImage
 
-from breedbench.errors import BreedbenchError
+from core.errors import BreedbenchError
 from db.store import FileSystemImageStore, thumbnail_jpeg
 from tests.factories import encode, jpeg_bytes, photo
 

@@ -13,8 +13,8 @@ import pytest
 from evaluator.pipeline import evaluate
 from evaluator.runners.litert import LiteRTRunner
 from evaluator.spec import ModelSpec
-from tests.evaluator.conftest import EvalSet, classic_spec, lite_spec, register
 from tests.evaluator.test_pipeline import run_ranks
+from tests.fixtures.evaluation import EvalSet, classic_spec, lite_spec, register
 from tests.modelkit import TinyModels
 
 
@@ -82,7 +82,7 @@ def test_lite_evaluation_never_imports_tensorflow(
     script = textwrap.dedent(
         f"""
         import json, sys
-        from breedbench.settings import Settings
+        from core.settings import Settings
         from db.database import open_database
         from evaluator.pipeline import evaluate
         from evaluator import registry, results, compare, report

@@ -9,12 +9,12 @@ import pytest
 from PIL import Image as PILImage
 from sqlalchemy import func, select
 
-from breedbench.errors import BreedbenchError
+from core.errors import BreedbenchError
 from db.models import CalibrationImage, EvalRun, Image, Prediction
 from evaluator import pipeline
 from evaluator.pipeline import evaluate
 from evaluator.runners.fake import FakeRunner
-from tests.evaluator.conftest import (
+from tests.fixtures.evaluation import (
     EvalSet,
     add_eval_images,
     batchable_spec,

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from breedbench.errors import BreedbenchError
+from core.errors import BreedbenchError
 from db.database import Database
 from db.hashing import sha256_bytes
 from db.models import ModelVersion
 from evaluator.registry import detect_format, get_version, list_versions
-from tests.evaluator.conftest import batchable_spec, classic_spec, lite_spec, register
+from tests.fixtures.evaluation import batchable_spec, classic_spec, lite_spec, register
 from tests.modelkit import TinyModels, graph_with_ops
 
 

@@ -23,7 +23,7 @@ from evaluator.results import (
     predictions,
 )
 from evaluator.runners.fake import FakeRunner
-from tests.evaluator.conftest import EvalSet, batchable_spec, register
+from tests.fixtures.evaluation import EvalSet, batchable_spec, register
 from tests.modelkit import TinyModels
 
 

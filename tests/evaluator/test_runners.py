@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from breedbench.errors import BreedbenchError
+from core.errors import BreedbenchError
 from db.models import EvalRun
 from evaluator.pipeline import evaluate
-from tests.evaluator.conftest import EvalSet, batchable_spec, classic_spec, lite_spec, register
 from tests.evaluator.test_pipeline import run_ranks
+from tests.fixtures.evaluation import EvalSet, batchable_spec, classic_spec, lite_spec, register
 from tests.modelkit import TinyModels
 
 

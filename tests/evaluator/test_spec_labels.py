@@ -8,16 +8,17 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from breedbench.errors import BreedbenchError
+from core.errors import BreedbenchError
 from db.breeds import stanford_breeds
 from db.database import Database
 from db.models import Breed
-from evaluator.labels import build_label_map, read_label_file
+from evaluator.label_file import read_label_file
+from evaluator.labels import build_label_map
 from evaluator.pipeline import evaluate
 from evaluator.results import predictions
 from evaluator.runners.fake import FakeRunner
 from evaluator.spec import ModelSpec, load_spec, preprocessing_hash, preset_names
-from tests.evaluator.conftest import add_eval_images, register
+from tests.fixtures.evaluation import add_eval_images, register
 from tests.modelkit import TinyModels
 
 SPEC_TOML = """

@@ -1,0 +1,220 @@
+"""Evaluations started from the app: one background process per job, polled by the page.
+
+An evaluation takes minutes and loads TensorFlow or LiteRT; run inside the app's process it would
+hold the memory and CPU every other reviewer's session needs, and die with the page. So the app
+starts ``python -m curation_app.eval_worker`` (the same ``evaluator.pipeline.evaluate`` that
+``breedbench evaluate`` calls) in its own process group. The worker writes its progress to
+``<data dir>/jobs/<job id>.progress.json`` and its outcome to ``<job id>.result.json``, its
+output to ``<job id>.log``; any session of any reviewer lists the jobs from those files. The run
+itself is recorded by the evaluator, all or nothing, so it appears in the run history when done.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from core.errors import BreedbenchError
+from core.files import atomic_write
+from core.settings import Settings
+
+_LOCK = threading.Lock()
+_JOB_ID = re.compile(r"[0-9A-Za-z-]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    id: str
+    version: str  # NAME:VERSION
+    limit: int | None
+    started_at: str  # ISO 8601, UTC
+    started_by: str
+    pid: int
+    status: str = "running"  # running | finished | failed | stopped
+    done: int | None = None  # images prepared and scored so far
+    total: int | None = None
+    run_id: int | None = None  # the recorded run, once finished
+    error: str | None = None
+    tail: str = ""  # last lines of the output
+
+    @property
+    def fraction(self) -> float | None:
+        if self.done is None or not self.total:
+            return None
+        return min(1.0, self.done / self.total)
+
+
+def jobs_dir(settings: Settings) -> Path:
+    return settings.data_dir / "jobs"
+
+
+def job_files(settings: Settings, job_id: str) -> dict[str, Path]:
+    if not _JOB_ID.fullmatch(job_id or ""):
+        raise BreedbenchError(f"no evaluation job {job_id!r}")
+    base = jobs_dir(settings) / job_id
+    return {
+        "job": base.with_suffix(".json"),
+        "log": base.with_suffix(".log"),
+        "progress": base.with_suffix(".progress.json"),
+        "result": base.with_suffix(".result.json"),
+    }
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Atomically (the store's ``atomic_write``): a poller never reads half a file."""
+    atomic_write(path, json.dumps(data).encode("utf-8"))
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def start_job(
+    settings: Settings, version: str, *, started_by: str = "", limit: int | None = None
+) -> Job:
+    """Start an evaluation in the background and return at once.
+
+    One job per version at a time: a second click while one is running is refused rather than
+    measuring the same thing twice at half speed each.
+    """
+    version = (version or "").strip()
+    if not version:
+        raise BreedbenchError("choose a model version to evaluate")
+    folder = jobs_dir(settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    with _LOCK:
+        for job in list_jobs(settings):
+            if job.version == version and job.status == "running":
+                raise BreedbenchError(
+                    f"an evaluation of {version} is already running (started {job.started_at})"
+                )
+        job_id = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+        files = job_files(settings, job_id)
+        cmd = [sys.executable, "-m", "curation_app.eval_worker", "--job", job_id, version]
+        if limit:
+            cmd += ["--limit", str(int(limit))]
+        env = dict(os.environ)
+        env["BREEDBENCH_DATA_DIR"] = str(Path(settings.data_dir).resolve())
+        env["BREEDBENCH_DATABASE_URL"] = settings.resolved_database_url()
+        env["PYTHONUNBUFFERED"] = "1"
+        root = str(Path(__file__).resolve().parents[1])
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        with files["log"].open("wb") as log:
+            try:
+                proc = subprocess.Popen(
+                    cmd,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    env=env,
+                    cwd=root,
+                    start_new_session=True,  # own process group: Stop reaches its children
+                )
+            except OSError as exc:
+                raise BreedbenchError(f"cannot start the evaluation: {exc}") from exc
+        job = Job(
+            id=job_id,
+            version=version,
+            limit=limit,
+            started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            started_by=started_by,
+            pid=proc.pid,
+        )
+        write_json(files["job"], asdict(job))
+    # Reap the child when it ends (no zombie); the outcome itself is in its result file.
+    threading.Thread(target=proc.wait, daemon=True, name=f"job-{job_id}").start()
+    return job
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # an ended child not reaped yet is a zombie: it counts as ended
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _tail(path: Path, lines: int = 12, limit: int = 32_000) -> str:
+    if not path.is_file():
+        return ""
+    with path.open("rb") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        fh.seek(max(0, size - limit))
+        text = fh.read().decode("utf-8", errors="replace")
+    kept = [ln.rsplit("\r", 1)[-1] for ln in text.splitlines() if ln.strip()]
+    return "\n".join(kept[-lines:])
+
+
+def read_job(settings: Settings, job_id: str) -> Job:
+    files = job_files(settings, job_id)
+    raw = _read_json(files["job"])
+    if raw is None:
+        raise BreedbenchError(f"no evaluation job {job_id!r}")
+    job = Job(**{k: v for k, v in raw.items() if k in Job.__dataclass_fields__})
+    progress = _read_json(files["progress"]) or {}
+    result = _read_json(files["result"])
+    status, run_id, error = "running", None, None
+    if result is not None:
+        status = str(result.get("status", "failed"))
+        run_id = result.get("run_id")
+        error = result.get("error")
+    elif not _alive(job.pid):
+        status = "stopped"  # ended without an outcome: stopped, killed, or the machine restarted
+    return Job(
+        **{
+            **asdict(job),
+            "status": status,
+            "done": progress.get("done"),
+            "total": progress.get("total"),
+            "run_id": run_id,
+            "error": error,
+            "tail": _tail(files["log"]) if status != "running" else "",
+        }
+    )
+
+
+def list_jobs(settings: Settings, limit: int = 20) -> list[Job]:
+    """Jobs started from any session, newest first."""
+    folder = jobs_dir(settings)
+    if not folder.is_dir():
+        return []
+    names = sorted(
+        (p.name[: -len(".json")] for p in folder.glob("*.json") if p.name.count(".") == 1),
+        reverse=True,
+    )
+    out = []
+    for name in names[:limit]:
+        with contextlib.suppress(BreedbenchError, TypeError):
+            out.append(read_job(settings, name))
+    return out
+
+
+def stop_job(settings: Settings, job_id: str) -> Job:
+    """Interrupt a running evaluation (SIGINT): the evaluator records nothing half-way."""
+    job = read_job(settings, job_id)
+    if job.status != "running":
+        raise BreedbenchError(f"evaluation job {job_id} is not running ({job.status})")
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(job.pid, signal.SIGINT)
+    return job

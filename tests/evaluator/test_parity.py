@@ -1,0 +1,118 @@
+"""``parity``: the numbers, the mismatch rule, and the study's mistake caught."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from core.errors import BreedbenchError
+from evaluator.parity import (
+    compare_probabilities,
+    expected_agreement,
+    mismatch_suspected,
+    run_parity,
+)
+from tests.fixtures.evaluation import lite_spec, register
+from tests.fixtures.workspace import Workspace
+
+
+def test_numbers_match_a_hand_computation() -> None:
+    pa = np.array([[0.7, 0.2, 0.1], [0.1, 0.6, 0.3]])
+    pb = np.array([[0.6, 0.3, 0.1], [0.5, 0.4, 0.1]])
+    n = compare_probabilities(pa, pb)
+    assert n.agree.tolist() == [True, False]
+    assert n.abs_diff.tolist() == pytest.approx([0.2 / 3, 0.8 / 3])
+    assert n.max_abs_diff == pytest.approx(0.4)
+    kl0 = 0.7 * math.log(0.7 / 0.6) + 0.2 * math.log(0.2 / 0.3)
+    kl1 = 0.1 * math.log(0.1 / 0.5) + 0.6 * math.log(0.6 / 0.4) + 0.3 * math.log(0.3 / 0.1)
+    assert n.kl.tolist() == pytest.approx([kl0, kl1])
+    same = compare_probabilities(pa, pa)
+    assert same.agree.all() and same.max_abs_diff == 0 and same.kl == pytest.approx([0, 0])
+    with pytest.raises(BreedbenchError, match="shapes"):
+        compare_probabilities(pa, pb[:, :2])
+
+
+@pytest.mark.parametrize(
+    ("agree", "n", "quantization", "suspected"),
+    [
+        (98, 100, "dynamic", False),  # the usual small loss
+        (80, 100, "dynamic", True),  # upper bound ~87% < 95%
+        (80, 100, "int8", False),  # upper bound ~87% ≥ 85%
+        (60, 100, None, True),  # unrelated versions: held to the int8 level
+        (3, 4, "dynamic", False),  # 4 images say too little to accuse anyone
+        (0, 4, "dynamic", True),
+        (0, 0, "int8", False),
+    ],
+)
+def test_mismatch_is_called_only_when_the_interval_is_clearly_below(
+    agree: int, n: int, quantization: str | None, suspected: bool
+) -> None:
+    assert mismatch_suspected(agree, n, quantization) is suspected
+
+
+def test_expected_agreement_orders_the_quantization_types() -> None:
+    levels = [expected_agreement(q) for q in ("none", "float16", "dynamic", "int8")]
+    assert levels == sorted(levels, reverse=True)
+    assert expected_agreement(None) == expected_agreement("int8")
+
+
+def test_raw_pixels_fed_to_a_sub_input_are_flagged(workspace: Workspace) -> None:
+    """The original study's mistake: the .lite cut at Sub fed 0–255 instead of pixels − 128."""
+    db, tiny = workspace.db, workspace.tiny
+    register(db, tiny.sub_dynamic, lite_spec(tiny, offset=0.0), version="raw-lite")
+    register(db, tiny.sub_dynamic, lite_spec(tiny), version="right-lite")
+    bad = run_parity(db, "tiny:pb", "tiny:raw-lite")
+    assert bad.quantization is None  # registered by hand: no recorded relation
+    assert bad.mismatch_suspected
+    assert bad.agreement < 0.8 and bad.kl_mean > 0.5
+    assert bad.diagnosis is not None and "pixels − 128" in bad.diagnosis
+    assert bad.diagnosis_agreement == 1.0
+    assert len(bad.disagreements) == round((1 - bad.agreement) * bad.n_images)
+    d = bad.disagreements[0]
+    assert d.a_label != d.b_label and d.true_breed
+    good = run_parity(db, "tiny:pb", "tiny:right-lite")
+    assert good.agreement == 1.0 and not good.mismatch_suspected and good.diagnosis is None
+    assert good.disagreements == []
+
+
+def test_parity_is_symmetric_in_the_relation(workspace: Workspace) -> None:
+    """Either order finds the conversion that relates the two versions."""
+    r = run_parity(workspace.db, workspace.converted["float16"].ref, "tiny:pb", limit=5)
+    assert r.quantization == "float16" and r.n_images == 5
+
+
+def test_different_labels_are_refused(workspace: Workspace) -> None:
+    db, tiny = workspace.db, workspace.tiny
+    spec = lite_spec(tiny)
+    spec["labels"] = {"names": list(reversed(tiny.labels[:3])) + ["boxer"]}
+    register(db, tiny.sub_float, spec, version="other-labels")
+    with pytest.raises(BreedbenchError, match="different class labels"):
+        run_parity(db, "tiny:pb", "tiny:other-labels")
+
+
+def test_class_order_is_aligned_by_label(workspace: Workspace) -> None:
+    """The same classes in another order (labels sorted) compare class by class."""
+    db, tiny = workspace.db, workspace.tiny
+    spec = lite_spec(tiny)
+    spec["labels"] = {"names": tiny.labels, "order": "file"}
+    register(db, tiny.sub_float, spec, version="same-order")
+    assert run_parity(db, "tiny:pb", "tiny:same-order").agreement == 1.0
+    wrong = lite_spec(tiny)
+    wrong["labels"] = {"names": tiny.labels, "order": "sorted"}  # claims the sorted order
+    register(db, tiny.sub_float, wrong, version="sorted-claim")
+    # The labels now name different outputs: agreement collapses, and parity says so.
+    assert run_parity(db, "tiny:pb", "tiny:sorted-claim").mismatch_suspected
+
+
+def test_chunked_run_gives_the_same_result(workspace: Workspace, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import evaluator.parity as parity_mod
+
+    register(
+        workspace.db, workspace.tiny.sub_float, lite_spec(workspace.tiny, 0.0), version="chunk-raw"
+    )
+    whole = run_parity(workspace.db, "tiny:pb", "tiny:chunk-raw")
+    monkeypatch.setattr(parity_mod, "CHUNK", 5)
+    chunked = run_parity(workspace.db, "tiny:pb", "tiny:chunk-raw")
+    assert chunked == whole and whole.n_images > 5

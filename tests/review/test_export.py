@@ -1,0 +1,316 @@
+"""``breedbench export``: the tree other tools read, the manifest, the datasheet, and refusals."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from breedbench.cli import app
+from core.errors import BreedbenchError
+from core.settings import Settings
+from db.database import Database, open_database
+from db.models import Breed, Decision, FlagKind, Image, ImageFlag, ImageStatus
+from db.reviews import record_decision
+from review.export import export_dataset
+from review.manifest import MANIFEST_FIELDS
+from tests.factories import breed_id, encode, image_row, insert_image, photo
+
+runner = CliRunner()
+
+
+def _decide(db: Database, image_id: int, reviewer: str, decision: Decision, **kw: object) -> None:
+    with db.session() as s:
+        record_decision(s, image_id, reviewer, decision, **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def curated(database: Database) -> dict[str, list[int]]:
+    """Two breeds with accepted images (one PNG), one rejected and one pending image."""
+    ids = {
+        "chihuahua": [insert_image(database, "chihuahua", seed=i) for i in range(3)],
+        "beagle": [
+            insert_image(database, "beagle", seed=10),
+            insert_image(database, "beagle", data=encode(photo(seed=11), "PNG")),
+        ],
+    }
+    for iid in ids["chihuahua"] + ids["beagle"]:
+        _decide(database, iid, "ana", Decision.ACCEPT)
+    _decide(database, ids["beagle"][0], "ben", Decision.ACCEPT)
+    rejected = insert_image(database, "beagle", seed=12)
+    _decide(database, rejected, "ana", Decision.REJECT, reason="not a dog")
+    insert_image(database, "chihuahua", seed=13)  # stays pending
+    with database.session() as s:
+        s.add(
+            ImageFlag(
+                image_id=ids["chihuahua"][0],
+                kind=FlagKind.LEAK,
+                distance=3,
+                detail="train/n02085620_7.jpg",
+            )
+        )
+    return ids
+
+
+def _files(root: Path) -> list[str]:
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+
+
+def test_folders_tree_is_breed_slash_sha_with_sniffed_extension(
+    database: Database, curated: dict[str, list[int]], tmp_path: Path
+) -> None:
+    root = tmp_path / "out"
+    with database.session() as s:
+        result = export_dataset(s, database.store, root, "folders")
+    assert result.images == 5 and result.breeds == 2 and result.files_written == 5
+    expected = []
+    for slug, ids in curated.items():
+        for iid in ids:
+            row = image_row(database, iid)
+            ext = ".png" if row.format == "PNG" else ".jpg"
+            name = f"{slug}/{row.sha256}{ext}"
+            expected.append(name)
+            copied = (root / name).read_bytes()
+            assert copied == database.store.read(row.path)  # byte for byte
+            assert hashlib.sha256(copied).hexdigest() == row.sha256
+    assert _files(root) == sorted([*expected, "DATASHEET.md", "manifest.csv"])
+    assert any(n.endswith(".png") for n in expected)
+
+
+def test_csv_manifest_has_provenance_and_license_per_image(
+    database: Database, curated: dict[str, list[int]], tmp_path: Path
+) -> None:
+    with database.session() as s:
+        for iid in curated["beagle"]:
+            img = s.get(Image, iid)
+            assert img is not None
+            img.url = "https://example.org/a,b.jpg"
+            img.creator = 'Jo "Dogs" Smith'
+            img.license_version = "4.0"
+    root = tmp_path / "m"
+    with database.session() as s:
+        export_dataset(s, database.store, root, "csv")
+    assert _files(root) == ["DATASHEET.md", "manifest.csv"]
+    with (root / "manifest.csv").open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        assert tuple(reader.fieldnames or ()) == MANIFEST_FIELDS
+        rows = list(reader)
+    assert len(rows) == 5
+    beagle = [r for r in rows if r["breed"] == "beagle"]
+    assert {r["synset"] for r in beagle} == {"n02088364"}
+    assert all(r["url"] == "https://example.org/a,b.jpg" for r in beagle)
+    assert all(r["creator"] == 'Jo "Dogs" Smith' and r["license_version"] == "4.0" for r in beagle)
+    first = image_row(database, curated["chihuahua"][0])
+    row = next(r for r in rows if r["sha256"] == first.sha256)
+    assert row["file"] == f"chihuahua/{first.sha256}.jpg"
+    assert (row["width"], row["height"]) == (str(first.width), str(first.height))
+    assert row["license"] == "cc0" and row["source"] == "test" and row["query"] == "chihuahua"
+
+
+def test_jsonl_manifest_and_status_filter(
+    database: Database, curated: dict[str, list[int]], tmp_path: Path
+) -> None:
+    root = tmp_path / "j"
+    with database.session() as s:
+        result = export_dataset(s, database.store, root, "jsonl", status="all")
+    lines = (root / "manifest.jsonl").read_text(encoding="utf-8").splitlines()
+    records = [json.loads(line) for line in lines]
+    assert result.images == len(records) == 7
+    assert list(records[0]) == list(MANIFEST_FIELDS)
+    assert {r["status"] for r in records} == {"accepted", "rejected", "pending"}
+    with database.session() as s:
+        only_rejected = export_dataset(
+            s, database.store, tmp_path / "r", "jsonl", status="rejected"
+        )
+    assert only_rejected.images == 1
+
+
+def test_datasheet_counts_sources_licenses_review_and_leaks(
+    database: Database, curated: dict[str, list[int]], tmp_path: Path
+) -> None:
+    root = tmp_path / "d"
+    with database.session() as s:
+        export_dataset(s, database.store, root, "csv")
+    text = (root / "DATASHEET.md").read_text(encoding="utf-8")
+    assert "**5 images** of **2 breeds**" in text
+    assert "| chihuahua | n02085620 | 3 | 50 | 47 |" in text
+    assert "| beagle | n02088364 | 2 | 50 | 48 |" in text
+    assert "| test | 5 | 100.0% |" in text
+    assert "| cc0 |  | 5 |" in text
+    assert "- Reviewers: 2" in text
+    assert "- Decided by two or more reviewers who agree: 1" in text
+    assert "- Decided by one reviewer: 4" in text
+    assert "| ana | 5 |" in text and "| ben | 1 |" in text
+    leaked = image_row(database, curated["chihuahua"][0])
+    assert "1 exported image(s) carry 1 leak flag(s); 1 unresolved." in text
+    assert f"| chihuahua/{leaked.sha256}.jpg | 3 | train/n02085620_7.jpg | unresolved |" in text
+
+
+def test_datasheet_counts_accept_against_relabel_as_disagreement(
+    database: Database, tmp_path: Path
+) -> None:
+    """An accept and a relabel to another breed are different votes, as under consensus."""
+    agree, differ = (
+        insert_image(database, "beagle", seed=1),
+        insert_image(database, "beagle", seed=2),
+    )
+    for reviewer in ("ana", "ben"):
+        _decide(database, agree, reviewer, Decision.ACCEPT)
+    _decide(database, differ, "ana", Decision.ACCEPT)
+    _decide(database, differ, "ben", Decision.RELABEL, target_breed_id=breed_id(database, "pug"))
+    with database.session() as s:
+        export_dataset(s, database.store, tmp_path / "x", "csv", status="all")
+    text = (tmp_path / "x" / "DATASHEET.md").read_text(encoding="utf-8")
+    assert "- Decided by two or more reviewers who agree: 1" in text
+    assert "- Reviewers disagree (latest decisions differ): 1" in text
+    assert "- Relabelled to another breed: 1" in text
+
+
+def test_datasheet_says_when_no_leak_check_is_recorded(database: Database, tmp_path: Path) -> None:
+    iid = insert_image(database, "beagle", seed=1)
+    _decide(database, iid, "ana", Decision.ACCEPT)
+    with database.session() as s:
+        export_dataset(s, database.store, tmp_path / "x", "csv")
+    text = (tmp_path / "x" / "DATASHEET.md").read_text(encoding="utf-8")
+    assert "No leak flags are recorded" in text
+
+
+def test_refuses_non_empty_folder_without_force_and_keeps_files(
+    database: Database, curated: dict[str, list[int]], tmp_path: Path
+) -> None:
+    root = tmp_path / "busy"
+    root.mkdir()
+    (root / "notes.txt").write_text("mine")
+    with database.session() as s, pytest.raises(BreedbenchError, match="is not empty.*--force"):
+        export_dataset(s, database.store, root, "folders")
+    assert _files(root) == ["notes.txt"]
+    with database.session() as s:
+        export_dataset(s, database.store, root, "folders", force=True)
+    assert (root / "notes.txt").read_text() == "mine"
+    assert len(_files(root)) == 5 + 3
+    # A second forced export over the same tree rewrites no image (same names, same bytes).
+    with database.session() as s:
+        again = export_dataset(s, database.store, root, "folders", force=True)
+    assert again.files_written == 0
+
+
+def test_bad_input_errors(database: Database, tmp_path: Path) -> None:
+    a_file = tmp_path / "file.csv"
+    a_file.write_text("x")
+    with database.session() as s:
+        with pytest.raises(BreedbenchError, match="is a file"):
+            export_dataset(s, database.store, a_file, "csv")
+        with pytest.raises(BreedbenchError, match="unknown status 'done'"):
+            export_dataset(s, database.store, tmp_path / "a", "csv", status="done")
+        with pytest.raises(BreedbenchError, match="no images with status 'accepted'"):
+            export_dataset(s, database.store, tmp_path / "b", "csv")
+    assert a_file.read_text() == "x"
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_missing_original_stops_before_writing_anything(database: Database, tmp_path: Path) -> None:
+    ids = [insert_image(database, "beagle", seed=i) for i in range(2)]
+    for iid in ids:
+        _decide(database, iid, "ana", Decision.ACCEPT)
+    database.store.absolute(image_row(database, ids[1]).path).unlink()
+    root = tmp_path / "out"
+    with database.session() as s, pytest.raises(BreedbenchError, match=f"ids {ids[1]}"):
+        export_dataset(s, database.store, root, "folders")
+    assert not root.exists() or _files(root) == []
+
+
+def test_damaged_original_is_refused(database: Database, tmp_path: Path) -> None:
+    iid = insert_image(database, "beagle", seed=1)
+    _decide(database, iid, "ana", Decision.ACCEPT)
+    database.store.absolute(image_row(database, iid).path).write_bytes(b"not the same bytes")
+    with database.session() as s, pytest.raises(BreedbenchError, match="does not match its sha256"):
+        export_dataset(s, database.store, tmp_path / "out", "folders")
+
+
+def test_cli_export_and_clean_error(
+    database: Database, curated: dict[str, list[int]], tmp_path: Path
+) -> None:
+    base = ["--db", database.settings.resolved_database_url(), "--data-dir"]
+    base.append(str(database.settings.data_dir))
+    out = tmp_path / "cli"
+    result = runner.invoke(app, [*base, "export", "--format", "folders", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Exported 5 images of 2 breeds" in result.output
+    assert "(`min_reviews = 1`): the latest decision wins" in (out / "DATASHEET.md").read_text()
+    result = runner.invoke(app, [*base, "export", "--format", "csv", str(out)])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: ") and "is not empty" in result.output
+    assert "Traceback" not in result.output
+    result = runner.invoke(app, [*base, "export", "--format", "xml", str(tmp_path / "z")])
+    assert result.exit_code == 2 and "xml" in result.output
+
+
+def test_export_then_import_gives_the_same_images_and_breeds(
+    database: Database, curated: dict[str, list[int]], tmp_path: Path
+) -> None:
+    base = ["--db", database.settings.resolved_database_url(), "--data-dir"]
+    base.append(str(database.settings.data_dir))
+    tree = tmp_path / "tree"
+    result = runner.invoke(app, [*base, "export", "--format", "folders", str(tree)])
+    assert result.exit_code == 0, result.output
+    expected = set()
+    for slug, ids in curated.items():
+        expected |= {(slug, image_row(database, i).sha256) for i in ids}
+
+    other = ["--db", f"sqlite:///{tmp_path / 'other.db'}", "--data-dir", str(tmp_path / "o")]
+    assert runner.invoke(app, [*other, "init"]).exit_code == 0
+    result = runner.invoke(app, [*other, "import", str(tree), "--accept", "--reviewer", "ana"])
+    assert result.exit_code == 0, result.output
+    imported = open_database(
+        Settings(data_dir=tmp_path / "o", database_url=f"sqlite:///{tmp_path / 'other.db'}")
+    )
+    try:
+        with imported.session() as s:
+            rows = s.execute(
+                select(Breed.slug, Image.sha256, Image.status).join(
+                    Breed, Breed.id == Image.breed_id
+                )
+            ).all()
+            got = {(slug, sha) for slug, sha, _ in rows}
+            assert got == expected
+            assert {status for _, _, status in rows} == {ImageStatus.ACCEPTED}
+            for _slug, sha in expected:
+                path = s.scalar(select(Image.path).where(Image.sha256 == sha))
+                assert hashlib.sha256(imported.store.read(path)).hexdigest() == sha
+    finally:
+        imported.dispose()
+
+
+def test_keras_reads_the_exported_tree(
+    database: Database, curated: dict[str, list[int]], tmp_path: Path
+) -> None:
+    tf = pytest.importorskip("tensorflow")
+    root = tmp_path / "keras"
+    with database.session() as s:
+        export_dataset(s, database.store, root, "folders")
+    ds = tf.keras.utils.image_dataset_from_directory(
+        root, image_size=(32, 32), batch_size=64, shuffle=False
+    )
+    assert ds.class_names == sorted(curated)  # one class per breed folder
+    labels = [int(y) for _, ys in ds for y in ys.numpy()]
+    counts = {name: labels.count(i) for i, name in enumerate(ds.class_names)}
+    assert counts == {slug: len(ids) for slug, ids in curated.items()}
+
+
+def test_export_on_sqlite_and_postgresql(any_database: Database, tmp_path: Path) -> None:
+    db = any_database
+    ids = [insert_image(db, "beagle", seed=i) for i in range(3)]
+    for iid in ids:
+        _decide(db, iid, "ana", Decision.ACCEPT)
+    _decide(db, ids[0], "ben", Decision.REJECT, reason="not_a_dog")
+    with db.session() as s:
+        result = export_dataset(s, db.store, tmp_path / "out", "jsonl")
+    assert result.images == 2
+    text = (tmp_path / "out" / "DATASHEET.md").read_text(encoding="utf-8")
+    assert "| beagle | n02088364 | 2 | 50 | 48 |" in text
+    assert "- Reviewers: 1" in text  # ben's reject is on an image that is not exported
