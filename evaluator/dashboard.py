@@ -23,16 +23,12 @@ from sqlalchemy.orm import Session
 
 from core.chunks import id_chunks
 from core.errors import BreedbenchError
-from db.models import Breed, Decision, Image, ImageStatus, RunStatus
-from db.reviews import record_decision
+from db.models import Breed, Image, ImageStatus, RunStatus
 from evaluator import results
 from evaluator.compare import Comparison, ImageChange, compare_runs
 from evaluator.registry import VersionInfo, list_versions
 from evaluator.results import BreedResult, PredictionRow, RunSummary
 from evaluator.tradeoff import TradeoffRow, tradeoff_rows
-from review.decisions import clean_reviewer
-
-SEND_BACK_REASON = "mistakes gallery: label looks wrong"
 
 __all__ = [
     "BreedResult",
@@ -238,17 +234,6 @@ def mistakes(
         offset=offset,
     )
 
-
-def send_back_to_review(
-    session: Session, image_id: int, reviewer: str, reason: str = SEND_BACK_REASON
-) -> str:
-    """Reset an image's review (it returns to the queue as pending); returns the new status.
-
-    The reset is a review row like any other: who, when and why are kept, and an undo cancels it.
-    """
-    record_decision(session, image_id, clean_reviewer(reviewer), Decision.RESET, reason=reason)
-    status = session.scalar(select(Image.status).where(Image.id == image_id))
-    return ImageStatus(status).value
 
 
 # --- two runs compared ---------------------------------------------------------------------

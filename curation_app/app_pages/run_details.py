@@ -12,6 +12,7 @@ from core.errors import BreedbenchError
 from curation_app import dashboard_ui as ui
 from curation_app.state import get_database
 from evaluator import dashboard as ev
+from review.send_back import send_back_to_review
 
 PAGE_SIZE = 12
 COLUMNS = 4
@@ -150,7 +151,7 @@ with tab_gallery:
                 ):
                     try:
                         with db.session() as s:
-                            ev.send_back_to_review(s, p.image_id, reviewer or "")
+                            send_back_to_review(s, p.image_id, reviewer or "")
                         st.toast(f"Image {p.image_id} is back in the review queue")
                         st.rerun()
                     except BreedbenchError as exc:

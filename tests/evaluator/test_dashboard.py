@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 from scipy.stats import binomtest
-from sqlalchemy import select
 
 from core.errors import BreedbenchError
 from db.database import Database
-from db.models import Decision, Image, ImageStatus, Review
 from evaluator import dashboard as ev
+from review.send_back import send_back_to_review
 from tests.fixtures.seeding import Seeded, add_run, seed_evaluations
 
 
@@ -94,31 +93,6 @@ def test_mistakes_past_the_end_gives_the_last_page(database: Database, seeded: S
         assert ev.mistakes(s, run, offset=2, limit=2).offset == 2
 
 
-def test_send_back_to_review_appends_a_reset_and_makes_it_pending(
-    database: Database, seeded: Seeded
-) -> None:
-    image_id = seeded.image_ids["pug"][0]
-    with database.session() as s:
-        assert ev.send_back_to_review(s, image_id, "  ana  ") == "pending"
-    with database.session() as s:
-        assert s.get(Image, image_id).status == ImageStatus.PENDING  # type: ignore[union-attr]
-        last = s.scalars(
-            select(Review).where(Review.image_id == image_id).order_by(Review.id.desc())
-        ).first()
-        assert last is not None
-        assert (last.decision, last.reviewer, last.reason) == (
-            Decision.RESET,
-            "ana",
-            ev.SEND_BACK_REASON,
-        )
-        with pytest.raises(BreedbenchError, match="needs a reviewer name"):
-            ev.send_back_to_review(s, image_id, " ")
-        with pytest.raises(BreedbenchError, match="longer than 60 characters"):
-            ev.send_back_to_review(s, image_id, "x" * 61)  # the app's rules for every name
-        with pytest.raises(BreedbenchError, match="no image with id 999999"):
-            ev.send_back_to_review(s, 999_999, "ana")
-
-
 def test_compare_counts_fixed_and_broken_with_mcnemar(database: Database, seeded: Seeded) -> None:
     a, b = seeded.ranks["pb-1"], seeded.ranks["pb-2"]
     fixed = {i for i in a if a[i] != 1 and b[i] == 1}
@@ -148,4 +122,4 @@ def test_dashboard_queries_on_sqlite_and_postgresql(any_database: Database) -> N
         cmp = ev.compare(s, seeded.runs["pb-1"], run)
         assert cmp.result.shared == len(ranks)
         image_id = next(iter(ranks))
-        assert ev.send_back_to_review(s, image_id, "ana") == "pending"
+        assert send_back_to_review(s, image_id, "ana") == "pending"
