@@ -166,6 +166,7 @@ def main() -> None:
             scrapy_overrides={
                 **SHARED,
                 "BREEDBENCH_OPENVERSE_URL": f"{server.url}/openverse/v1",
+                "BREEDBENCH_ALLOW_HOSTS": "127.0.0.1",  # the look-alike is on loopback
                 "DOWNLOAD_TIMEOUT": 30,
                 "ITEM_PIPELINES": POLITENESS["ITEM_PIPELINES"],
                 "BREEDBENCH_DECODE_WORKERS": args.workers,

@@ -40,6 +40,7 @@ from core.settings import Settings  # noqa: E402
 from db.database import Database, open_database  # noqa: E402
 from db.images import ImageMeta, add_image  # noqa: E402
 from db.models import Breed, Decision, Image, ImageStatus  # noqa: E402
+from db.provenance import Provenance  # noqa: E402
 from db.reviews import record_decision  # noqa: E402
 from db.seed import seed_breeds  # noqa: E402
 from review.decisions import decide  # noqa: E402
@@ -64,8 +65,8 @@ def _insert_chunk(args: tuple[str, list[tuple[int, int, int]]]) -> int:
         w, h = LARGE if large else SMALL
         data = jpeg_bytes(w, h, seed=seed)
         with db.session() as s:  # short transactions: the other worker writes too
-            add_image(s, db.store, data, breed_id,
-                      ImageMeta(source="bench", query="bench", license="cc0"))  # fmt: skip
+            meta = ImageMeta(Provenance(source="bench", query="bench", license="cc0"))
+            add_image(s, db.store, data, breed_id, meta)
     db.dispose()
     return len(jobs)
 

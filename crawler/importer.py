@@ -20,12 +20,13 @@ from sqlalchemy.orm import Session
 
 from core.errors import BreedbenchError
 from crawler.dedup import DedupIndex, Verdict
-from crawler.pipelines import store_valid
+from crawler.storing import store_valid
 from crawler.validation import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, Refusal, validate_image
 from db.breeds import normalise_label, parse_stanford_folder
 from db.database import Database
 from db.images import ImageMeta
 from db.models import Breed, CrawlRun, Decision, Image, ImageStatus, RunStatus, utcnow
+from db.provenance import Provenance
 from db.reviews import record_decision
 
 IMPORT_SOURCE = "import"
@@ -143,7 +144,7 @@ def _import_one(
         )
     except Refusal as r:
         return r.reason
-    meta = ImageMeta(source=IMPORT_SOURCE, url=path.resolve().as_uri())
+    meta = ImageMeta(Provenance(source=IMPORT_SOURCE, url=path.resolve().as_uri()))
     result, image_id = store_valid(
         db, index, valid.data, valid.facts(), breed_id, meta, report.run_id, decoded=valid.image
     )

@@ -11,8 +11,8 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from crawler.candidate import Candidate
 from crawler.queries import QueryChoice
-from crawler.sources.base import Candidate
 
 DUPLICATE_REASONS = ("duplicate", "near_duplicate")
 

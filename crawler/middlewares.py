@@ -6,19 +6,32 @@ back the retry, and gives the request up when the server asks for more than
 ``BREEDBENCH_RETRY_AFTER_MAX`` seconds. Other retryable failures wait
 ``BREEDBENCH_RETRY_BACKOFF_BASE * 2**(attempt - 1)`` seconds, capped at
 ``BREEDBENCH_RETRY_BACKOFF_MAX``. Only the retried request waits; other downloads go on.
+
+The address guard (``crawler.netguard``) runs as two more middlewares: one before every request
+leaves, one on every response as it arrives. See ``PublicAddressMiddleware``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Self
 
 from scrapy import Request
+from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.settings import BaseSettings
+from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.response import response_status_message
+
+from crawler.netguard import DEFAULT_PORTS, AllowList, Decision, HostGuard, IPAddress, resolve
+
+logger = logging.getLogger(__name__)
 
 RETRY_AFTER_CODES = (429, 503)
 
@@ -92,3 +105,121 @@ class PoliteRetryMiddleware(RetryMiddleware):
         if wait:
             await asyncio.sleep(wait)
         return retry
+
+
+# --- the address guard --------------------------------------------------------------------------
+
+# The API base URLs: configured by the operator, so their origins are trusted (not guarded).
+TRUSTED_URL_SETTINGS = (
+    "BREEDBENCH_OPENVERSE_URL",
+    "BREEDBENCH_WIKIMEDIA_URL",
+    "BREEDBENCH_FLICKR_URL",
+)
+# How long a host's resolved addresses are reused: image hosts serve thousands of requests.
+LOOKUP_TTL = 300.0
+REFUSED_STAT = "netguard/refused"
+
+
+class PrivateAddressRefused(IgnoreRequest):
+    """A request to (or an answer from) an address the crawler must not contact."""
+
+    def __init__(self, url: str, decision: Decision) -> None:
+        super().__init__(f"refused {url}: {decision}")
+        self.decision = decision
+
+
+def host_port(request: Request) -> tuple[str, int] | None:
+    """Host and port the request connects to; None when it is not plain http(s)."""
+    parts = urlparse_cached(request)
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+        return None  # other schemes have no download handler (crawler.settings)
+    try:
+        return parts.hostname, parts.port or DEFAULT_PORTS[parts.scheme]
+    except ValueError:  # a port out of range: the downloader refuses the URL itself
+        return None
+
+
+class _Guarded:
+    def __init__(self, crawler: Crawler) -> None:
+        s = crawler.settings
+        self.crawler = crawler
+        self.guard = HostGuard(
+            AllowList.parse(s.get("BREEDBENCH_ALLOW_HOSTS")),
+            trusted_urls=[s.get(name) for name in TRUSTED_URL_SETTINGS],
+        )
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler)
+
+    def refuse(self, request: Request, decision: Decision) -> PrivateAddressRefused:
+        first = (request.meta.get("redirect_urls") or [None])[0]
+        via = f" (redirected from {first})" if first else ""
+        logger.warning("refused %s%s: %s", request.url, via, decision)
+        assert self.crawler.stats is not None
+        self.crawler.stats.inc_value(REFUSED_STAT)
+        return PrivateAddressRefused(request.url, decision)
+
+
+class PublicAddressMiddleware(_Guarded):
+    """Refuses, before it is sent, every request whose host is not a public address.
+
+    Ordered before ``RobotsTxtMiddleware`` (100): a refused host never even gets its robots.txt
+    asked for, and the robots.txt requests of the other hosts (sent through the same middleware
+    chain) are checked like any other. Redirects are new requests that Scrapy schedules again,
+    so every hop passes here; a refusal raises ``PrivateAddressRefused`` (an ``IgnoreRequest``),
+    which reaches the request's errback and is never fetched.
+
+    Names are resolved in a thread (``getaddrinfo`` blocks), once per host and ``LOOKUP_TTL``,
+    with concurrent requests for a host sharing the lookup. What remains: the downloader resolves
+    the name again when it connects, so a name that answers differently the second time (DNS
+    rebinding) could reach an address this check did not see. ``PeerAddressMiddleware`` checks
+    the address the answer actually came from and drops it then: the request was sent, but its
+    answer is neither stored, nor followed, nor counted as a response.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(crawler)
+        self._lookups: dict[str, tuple[float, asyncio.Future[list[IPAddress]]]] = {}
+
+    async def process_request(self, request: Request) -> None:
+        target = host_port(request)
+        if target is None:
+            return
+        host, port = target
+        addresses: list[IPAddress] = []
+        if self.guard.exempt(host, port) is None and self.guard.needs_lookup(host):
+            addresses = await self.addresses(host)
+        decision = self.guard.decide(host, port, addresses)
+        if not decision.allowed:
+            raise self.refuse(request, decision)
+
+    async def addresses(self, host: str) -> list[IPAddress]:
+        now = time.monotonic()
+        cached = self._lookups.get(host)
+        if cached is None or cached[0] < now:
+            cached = (now + LOOKUP_TTL, asyncio.ensure_future(asyncio.to_thread(resolve, host)))
+            self._lookups[host] = cached
+        found = await asyncio.shield(cached[1])
+        if not found and self._lookups.get(host) is cached:
+            del self._lookups[host]  # a failed lookup is not remembered
+        return found
+
+
+class PeerAddressMiddleware(_Guarded):
+    """Drops an answer that came from an address the guard refuses (see the request side).
+
+    Ordered after every built-in middleware (950): it sees the response first, before the
+    downloader stats count its status and before a redirect in it is followed. Answers through
+    a proxy are left alone: the peer is then the proxy, and the proxy resolves the host.
+    """
+
+    async def process_response(self, request: Request, response: Response) -> Response:
+        peer = response.ip_address
+        target = host_port(request)
+        if peer is None or target is None or request.meta.get("proxy"):
+            return response
+        decision = self.guard.check_peer(*target, peer)
+        if not decision.allowed:
+            raise self.refuse(request, decision)
+        return response

@@ -1,7 +1,8 @@
 """The store pipeline: validate → hash → dedup → store, one committed row per image.
 
 ``process_item`` only adapts the item: the checks are the plain functions of
-``crawler.validation`` and ``crawler.dedup``. Validation, hashing and the thumbnail run in
+``crawler.validation`` and ``crawler.dedup``, and the store step is ``crawler.storing`` (shared
+with the folder import, which must not load Scrapy). Validation, hashing and the thumbnail run in
 worker processes (``crawler.workers``), which also write the image's files into the store, so
 downloads go on meanwhile. The dedup check and the row are then written synchronously in the
 event loop's thread: check-then-insert is never interleaved, SQLite sees a single writer, and
@@ -17,79 +18,15 @@ import asyncio
 import logging
 from typing import Any, Self
 
-from PIL import Image as PILImage
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
 from crawler import workers
-from crawler.dedup import DedupIndex, DedupResult, Verdict, cross_breed_flags
-from db.database import Database
-from db.images import ImageFacts, ImageMeta, add_image
-from db.store import original_path, thumbnail_path
+from crawler.dedup import DedupIndex, Verdict
+from crawler.storing import discard_unreferenced, store_valid
+from db.images import ImageMeta
 
 logger = logging.getLogger(__name__)
-
-
-def image_meta(item: dict[str, Any]) -> ImageMeta:
-    c = item["candidate"]
-    return ImageMeta(
-        source=c.get("source") or "unknown",
-        query=item.get("query"),
-        url=c.get("url"),
-        landing_url=c.get("landing_url"),
-        license=c.get("license"),
-        license_version=c.get("license_version"),
-        license_url=c.get("license_url"),
-        creator=c.get("creator"),
-        attribution=c.get("attribution"),
-    )
-
-
-def store_valid(
-    db: Database,
-    index: DedupIndex,
-    data: bytes,
-    facts: ImageFacts,
-    breed_id: int,
-    meta: ImageMeta,
-    crawl_run_id: int | None,
-    *,
-    decoded: PILImage.Image | None = None,
-) -> tuple[DedupResult, int | None]:
-    """Dedup, then insert the row and its cross-breed flags in one transaction.
-
-    Shared by the crawl and the folder import; called from one thread only, so check-then-insert
-    is never interleaved. Returns the verdict and the new image id (None when the image was a
-    duplicate within its breed: nothing is written, and files written ahead for it by a worker
-    are removed unless another row holds the same bytes).
-    """
-    result = index.check(breed_id, facts.sha256, facts.phash)
-    if not result.keep:
-        discard_unreferenced(db, index, facts.sha256)
-        return result, None
-    with db.session() as s:
-        row = add_image(
-            s,
-            db.store,
-            data,
-            breed_id,
-            meta,
-            decoded=decoded,
-            crawl_run_id=crawl_run_id,
-            facts=facts,
-        )
-        s.add_all(cross_breed_flags(row.id, result))
-        image_id = row.id
-    index.add(image_id, breed_id, facts.sha256, facts.phash)
-    return result, image_id
-
-
-def discard_unreferenced(db: Database, index: DedupIndex, sha256: str) -> None:
-    """Remove the files a worker wrote ahead for bytes that no row holds (a skipped image)."""
-    if index.has_sha(sha256):
-        return
-    for rel in (original_path(sha256), thumbnail_path(sha256)):
-        db.store.absolute(rel).unlink(missing_ok=True)
 
 
 class StorePipeline:
@@ -136,7 +73,7 @@ class StorePipeline:
             )
             if isinstance(checked, tuple):
                 outcome = checked[0]
-                raise DropItem(f"{outcome}: {checked[1]} ({item['candidate'].get('url')})")
+                raise DropItem(f"{outcome}: {checked[1]} ({item['candidate'].url})")
             assert self.index is not None
             if self.context.stop_requested:
                 outcome = "stopping"
@@ -152,7 +89,7 @@ class StorePipeline:
                 item["body"],
                 checked,
                 item["breed_id"],
-                image_meta(item),
+                ImageMeta(item["candidate"].provenance, requested_url=item.get("requested_url")),
                 self.context.run_id,
             )
             if image_id is None:
@@ -162,13 +99,13 @@ class StorePipeline:
             if cross:
                 self.crawler.stats.inc_value("flagged/cross_breed")
             self.crawler.stats.inc_value("stored")
-            return {"breed": slug, "image_id": image_id, "url": item["candidate"].get("url")}
+            return {"breed": slug, "image_id": image_id, "url": item["candidate"].url}
         except DropItem:
             if outcome != "stopping":
                 self.crawler.stats.inc_value(f"refused/{outcome}")
             raise
         except Exception:
-            logger.exception("storing %s failed", item["candidate"].get("url"))
+            logger.exception("storing %s failed", item["candidate"].url)
             self.crawler.stats.inc_value("refused/error")
             raise DropItem("store error") from None
         finally:

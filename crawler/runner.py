@@ -45,6 +45,7 @@ STAT_PREFIXES = (
     "source_error/",
     "retry/",
     "robotstxt/",
+    "netguard/",
     "downloader/response_status_count/",
     "downloader/request_count",
     "downloader/response_bytes",
@@ -142,11 +143,12 @@ def plan_jobs(db: Database, options: CrawlOptions, mode: DogKeywordMode) -> dict
         if not rows:
             raise BreedbenchError("no breeds in the database: run `breedbench init` first")
         known: dict[int, set[str]] = {}
-        urls = select(Image.breed_id, Image.url).where(
+        # A redirected image is known by the URL the search gave (requested_url) too.
+        urls = select(Image.breed_id, Image.url, Image.requested_url).where(
             Image.breed_id.in_([r.id for r in rows]), Image.url.is_not(None)
         )
-        for breed_id, url in s.execute(urls):
-            known.setdefault(breed_id, set()).add(url)
+        for breed_id, url, requested in s.execute(urls):
+            known.setdefault(breed_id, set()).update(u for u in (url, requested) if u)
     jobs: dict[str, BreedJob] = {}
     for r in rows:
         target = options.per_breed if options.per_breed is not None else r.target
@@ -206,6 +208,7 @@ def run_crawl(
                 "min_side": settings["BREEDBENCH_MIN_SIDE"],
                 "max_bytes": settings["BREEDBENCH_MAX_BYTES"],
                 "max_pixels": settings["BREEDBENCH_MAX_PIXELS"],
+                "allow_hosts": settings["BREEDBENCH_ALLOW_HOSTS"],
                 "user_agent": settings["USER_AGENT"],
             },
         )

@@ -12,6 +12,7 @@ from typing import Any
 
 from core import __version__
 from core.settings import Settings
+from crawler.netguard import AllowList
 
 SOURCE_NAMES = ("openverse", "wikimedia", "flickr")
 DEFAULT_SOURCES = ("openverse", "wikimedia")
@@ -46,6 +47,8 @@ DEFAULTS: dict[str, Any] = {
     "BREEDBENCH_RETRY_BACKOFF_MAX": 60.0,
     # Worker processes for validation, hashing and thumbnails (0: one per CPU, at most 4).
     "BREEDBENCH_DECODE_WORKERS": 0,
+    # Hosts (names, IPs, CIDRs) fetched although not public; see crawler.netguard.
+    "BREEDBENCH_ALLOW_HOSTS": [],
 }
 
 # Politeness and robustness: what every crawl runs with unless a caller overrides it.
@@ -71,6 +74,10 @@ POLITENESS: dict[str, Any] = {
     "DOWNLOADER_MIDDLEWARES": {
         "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
         "crawler.middlewares.PoliteRetryMiddleware": 550,
+        # Public addresses only, on every hop: before robots.txt (100) on the way out, and
+        # first of all (after the cache, 900) on the way back.
+        "crawler.middlewares.PublicAddressMiddleware": 75,
+        "crawler.middlewares.PeerAddressMiddleware": 950,
     },
     "ITEM_PIPELINES": {"crawler.pipelines.StorePipeline": 300},
     # Only http(s): a search result must never make the crawler read a local file (file://),
@@ -110,6 +117,7 @@ def scrapy_settings(settings: Settings, **overrides: Any) -> dict[str, Any]:
             "BREEDBENCH_MAX_BYTES": settings.crawl_max_bytes,
             "BREEDBENCH_MAX_PIXELS": settings.crawl_max_pixels,
             "BREEDBENCH_RETRY_AFTER_MAX": settings.crawl_retry_after_max,
+            "BREEDBENCH_ALLOW_HOSTS": settings.crawl_allow_hosts,
             "DOWNLOAD_TIMEOUT": settings.crawl_timeout,
             "CONCURRENT_REQUESTS_PER_DOMAIN": settings.crawl_concurrency_per_domain,
             # Bodies over the byte limit are cut off by the downloader instead of read whole.
@@ -118,4 +126,6 @@ def scrapy_settings(settings: Settings, **overrides: Any) -> dict[str, Any]:
         }
     )
     out.update({k: v for k, v in overrides.items() if v is not None})
+    # Checked here, before a run is recorded: a bad entry is a one-line error, not a dead crawl.
+    out["BREEDBENCH_ALLOW_HOSTS"] = AllowList.parse(out["BREEDBENCH_ALLOW_HOSTS"]).entries()
     return out

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 from scrapy import Request, Spider, signals
@@ -27,7 +28,9 @@ from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
+from crawler.candidate import Candidate
 from crawler.jobs import BreedJob
+from crawler.middlewares import PrivateAddressRefused
 from crawler.queries import DogKeywordMode, fallback
 from crawler.sources import SOURCES, Source, SourceError
 from db.database import Database
@@ -68,6 +71,8 @@ def failure_reason(failure: Failure) -> str:
     exc = failure.value
     if isinstance(exc, HttpError):
         return f"http_{exc.response.status}"
+    if isinstance(exc, PrivateAddressRefused):
+        return "private_address"
     if isinstance(exc, IgnoreRequest) and "robots.txt" in str(exc):
         return "robots_txt"
     if isinstance(exc, DownloadCancelledError):
@@ -156,14 +161,14 @@ class BreedSpider(Spider):
                 self.context.on_fallback(job)
         return None
 
-    def _image_request(self, job: BreedJob, candidate: dict[str, Any]) -> Request:
+    def _image_request(self, job: BreedJob, candidate: Candidate) -> Request:
         return Request(
-            candidate["url"],
+            candidate.url,
             callback=self.parse_image,
             errback=self.image_failed,
             dont_filter=True,
             priority=1,  # finish the images in hand before asking for more results
-            meta={"breed": job.slug, "candidate": candidate, "query": job.choice.query},
+            meta={"breed": job.slug, "candidate": candidate},
         )
 
     def _idle(self) -> None:
@@ -188,12 +193,12 @@ class BreedSpider(Spider):
             self._disable(source.name, str(exc))
             candidates, nxt = [], None
         for c in candidates:
-            if not c["url"].startswith(("http://", "https://")):
+            if not c.url.startswith(("http://", "https://")):
                 self.crawler.stats.inc_value("search/skipped_url_scheme")
                 continue
-            if c["url"] in job.seen_urls:
+            if c.url in job.seen_urls:
                 continue
-            job.seen_urls.add(c["url"])
+            job.seen_urls.add(c.url)
             job.found += 1
             job.queue.append(c)
         self.crawler.stats.inc_value(f"search/pages/{source.name}")
@@ -215,11 +220,19 @@ class BreedSpider(Spider):
 
     def parse_image(self, response: Response) -> Iterator[dict[str, Any]]:
         job = self.context.jobs[response.meta["breed"]]
+        candidate: Candidate = response.meta["candidate"]
+        requested = None
+        if response.meta.get("redirect_urls"):
+            # The row records where the bytes really came from (every hop passed the address
+            # guard), and keeps the URL the search gave: later crawls recognise it by that.
+            requested = candidate.url
+            final = replace(candidate.provenance, url=response.url)
+            candidate = replace(candidate, provenance=final)
         yield {
             "breed": job.slug,
             "breed_id": job.breed_id,
-            "query": response.meta["query"],
-            "candidate": response.meta["candidate"],
+            "candidate": candidate,
+            "requested_url": requested,
             "body": response.body,
         }
 

@@ -14,23 +14,18 @@ from sqlalchemy.orm import Session
 
 from db.hashing import open_working, perceptual_hashes, sha256_bytes
 from db.models import Image
+from db.provenance import Provenance
 from db.store import ImageStoreProtocol, original_path, thumbnail_path
 
 
 @dataclass(frozen=True, slots=True)
 class ImageMeta:
-    """Where an image came from: shown to reviewers and written into exports and datasheets."""
+    """What the row records about an image besides its bytes: where it came from (shown to
+    reviewers and written into exports and datasheets)."""
 
-    source: str
-    query: str | None = None
-    url: str | None = None
-    landing_url: str | None = None
-    license: str | None = None
-    license_version: str | None = None
-    license_url: str | None = None
-    creator: str | None = None
-    attribution: str | None = None
+    provenance: Provenance
     extra: dict[str, str] = field(default_factory=dict)
+    requested_url: str | None = None  # the search's URL, when a redirect moved the image
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,15 +90,8 @@ def add_image(
         byte_size=len(data),
         path=path,
         thumb_path=thumb,
-        source=meta.source,
-        query=meta.query,
-        url=meta.url,
-        landing_url=meta.landing_url,
-        license=meta.license,
-        license_version=meta.license_version,
-        license_url=meta.license_url,
-        creator=meta.creator,
-        attribution=meta.attribution,
+        provenance=meta.provenance,
+        requested_url=meta.requested_url,
         crawl_run_id=crawl_run_id,
     )
     session.add(row)

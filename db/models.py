@@ -30,6 +30,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from db.provenance import PROVENANCE_FIELDS, Provenance
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -169,6 +171,9 @@ class Image(Base):
     source: Mapped[str] = mapped_column(String(40))  # openverse, wikimedia, flickr, import, ...
     query: Mapped[str | None] = mapped_column(String(200))  # the query that found it
     url: Mapped[str | None] = mapped_column(Text)
+    # The URL the search result gave when redirects moved the image to ``url`` (where the bytes
+    # were fetched); NULL when it was not redirected.
+    requested_url: Mapped[str | None] = mapped_column(Text)
     landing_url: Mapped[str | None] = mapped_column(Text)
     license: Mapped[str | None] = mapped_column(String(80))
     license_version: Mapped[str | None] = mapped_column(String(20))
@@ -185,6 +190,17 @@ class Image(Base):
     reviews: Mapped[list[Review]] = relationship(
         back_populates="image", order_by="Review.id", foreign_keys="Review.image_id"
     )
+
+    # The origin columns stay flat (queryable, no migration); code reads and writes them as one
+    # record, so no place copies them field by field. ``Image(provenance=...)`` sets them all.
+    @property
+    def provenance(self) -> Provenance:
+        return Provenance.of(self)
+
+    @provenance.setter
+    def provenance(self, value: Provenance) -> None:
+        for name in PROVENANCE_FIELDS:
+            setattr(self, name, getattr(value, name))
 
 
 class Review(Base):

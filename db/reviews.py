@@ -100,36 +100,17 @@ def record_decision(
 ) -> Review:
     """Append one decision and derive the image's status (and breed) again, atomically.
 
-    The first statement is a write on the image row: it takes the row lock on PostgreSQL and the
-    write lock on SQLite before anything is read, so two concurrent deciders serialise instead of
-    deriving the status from a stale view.
+    Nothing is read before the image row is locked (``_lock_image``), so two concurrent deciders
+    serialise instead of deriving the status from a stale view. A refused decision raises
+    ``BreedbenchError`` inside the caller's transaction, which then writes nothing.
     """
     decision = Decision(decision)
-    reviewer = (reviewer or "").strip()
-    if not reviewer:
-        raise BreedbenchError("a decision needs a reviewer name")
-    locked = session.execute(
-        update(Image).where(Image.id == image_id).values(status=Image.status)
-    ).rowcount
-    if not locked:
-        raise BreedbenchError(f"no image with id {image_id}")
-    image = session.get(Image, image_id, populate_existing=True)
-    assert image is not None
-    history = list(
-        session.scalars(select(Review).where(Review.image_id == image_id).order_by(Review.id))
-    )
-    if decision == Decision.RELABEL and (
-        target_breed_id is None or session.get(Breed, target_breed_id) is None
-    ):
-        raise BreedbenchError("relabel needs an existing target breed")
+    reviewer = _required_reviewer(reviewer)
+    image = _lock_image(session, image_id)
+    history = _history(session, image_id)
+    _check_target_breed(session, decision, target_breed_id)
     if decision == Decision.UNDO:
-        if undoes_id is None:
-            target = last_undoable(history, reviewer)
-            if target is None:
-                raise BreedbenchError(f"{reviewer} has no decision on image {image_id} to undo")
-            undoes_id = target.id
-        elif not any(r.id == undoes_id for r in history):
-            raise BreedbenchError(f"review {undoes_id} is not a decision on image {image_id}")
+        undoes_id = _undo_target(history, reviewer, image_id, undoes_id)
     row = Review(
         image_id=image_id,
         reviewer=reviewer,
@@ -140,22 +121,83 @@ def record_decision(
     )
     session.add(row)
     session.flush()
-    history.append(row)
-    outcome = derive_outcome(history, min_reviews)
+    _apply_outcome(session, image, derive_outcome([*history, row], min_reviews))
+    session.flush()
+    return row
+
+
+def _required_reviewer(reviewer: str | None) -> str:
+    name = (reviewer or "").strip()
+    if not name:
+        raise BreedbenchError("a decision needs a reviewer name")
+    return name
+
+
+def _lock_image(session: Session, image_id: int) -> Image:
+    """The image row, locked for this transaction (and freshly read), or a clear error.
+
+    The first statement is a write on the row: it takes the row lock on PostgreSQL and the write
+    lock on SQLite before anything is read.
+    """
+    locked = session.execute(
+        update(Image).where(Image.id == image_id).values(status=Image.status)
+    ).rowcount
+    if not locked:
+        raise BreedbenchError(f"no image with id {image_id}")
+    image = session.get(Image, image_id, populate_existing=True)
+    assert image is not None
+    return image
+
+
+def _history(session: Session, image_id: int) -> list[Review]:
+    """The image's decisions so far, in the order they were made."""
+    stmt = select(Review).where(Review.image_id == image_id).order_by(Review.id)
+    return list(session.scalars(stmt))
+
+
+def _check_target_breed(session: Session, decision: Decision, target_breed_id: int | None) -> None:
+    """A relabel must name a breed that exists."""
+    if decision == Decision.RELABEL and (
+        target_breed_id is None or session.get(Breed, target_breed_id) is None
+    ):
+        raise BreedbenchError("relabel needs an existing target breed")
+
+
+def _undo_target(
+    history: Sequence[Review], reviewer: str, image_id: int, undoes_id: int | None
+) -> int:
+    """The decision an undo cancels: the one given, which must be on this image, or else the
+    reviewer's latest one not undone yet."""
+    if undoes_id is None:
+        target = last_undoable(history, reviewer)
+        if target is None:
+            raise BreedbenchError(f"{reviewer} has no decision on image {image_id} to undo")
+        return target.id
+    if not any(r.id == undoes_id for r in history):
+        raise BreedbenchError(f"review {undoes_id} is not a decision on image {image_id}")
+    return undoes_id
+
+
+def _apply_outcome(session: Session, image: Image, outcome: Outcome) -> None:
+    """Set the derived status and move the image to the derived breed (by default the breed it
+    was found for), unless that breed already holds the same picture."""
     image.status = outcome.status
     new_breed = outcome.breed_id or image.found_breed_id
     if new_breed != image.breed_id:
-        clash = session.scalar(
-            select(Image.id).where(Image.breed_id == new_breed, Image.sha256 == image.sha256)
-        )
-        if clash is not None:
-            raise BreedbenchError(
-                f"image {image_id} cannot move: the same picture is already image {clash} of "
-                "that breed"
-            )
+        _check_no_clash(session, image, new_breed)
         image.breed_id = new_breed
-    session.flush()
-    return row
+
+
+def _check_no_clash(session: Session, image: Image, breed_id: int) -> None:
+    """A breed holds the same bytes once (the ``breed_id, sha256`` constraint): refuse a move
+    that would break it with a clear message instead of an integrity error."""
+    clash = session.scalar(
+        select(Image.id).where(Image.breed_id == breed_id, Image.sha256 == image.sha256)
+    )
+    if clash is not None:
+        raise BreedbenchError(
+            f"image {image.id} cannot move: the same picture is already image {clash} of that breed"
+        )
 
 
 def last_undoable(history: Iterable[Review], reviewer: str) -> Review | None:

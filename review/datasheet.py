@@ -84,7 +84,7 @@ def _breeds_section(session: Session, rows: Sequence[ManifestRow]) -> list[str]:
 
 
 def _sources_section(rows: Sequence[ManifestRow]) -> list[str]:
-    counts = Counter(r.source for r in rows)
+    counts = Counter(r.provenance.source for r in rows)
     out = ["## Sources", ""]
     out += _table(
         ["source", "images", "share"],
@@ -94,7 +94,8 @@ def _sources_section(rows: Sequence[ManifestRow]) -> list[str]:
 
 
 def _licenses_section(rows: Sequence[ManifestRow]) -> list[str]:
-    counts = Counter((r.license or "unknown", r.license_version or "") for r in rows)
+    licences = (r.provenance for r in rows)
+    counts = Counter((p.license or "unknown", p.license_version or "") for p in licences)
     unknown = sum(n for (lic, _), n in counts.items() if lic == "unknown")
     out = ["## Licenses", ""]
     out += _table(
@@ -103,7 +104,7 @@ def _licenses_section(rows: Sequence[ManifestRow]) -> list[str]:
     )
     if unknown:
         out += ["", f"**{unknown} image(s) have no recorded license**: check them before sharing."]
-    no_credit = sum(1 for r in rows if not (r.attribution or r.creator))
+    no_credit = sum(1 for r in rows if not (r.provenance.attribution or r.provenance.creator))
     out += ["", f"Images without creator or attribution: {no_credit}."]
     return out + [""]
 

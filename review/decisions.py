@@ -83,7 +83,12 @@ def decide(
     target_breed_id: int | None = None,
     min_reviews: int = 1,
 ) -> DecisionResult:
-    """Record one decision (accept, reject, skip, relabel) and return the image's new state."""
+    """Record one decision (accept, reject, skip, relabel) and return the image's new state.
+
+    ``record_decision`` does the recording and its checks; this layer only adds what a decision
+    entered by a person needs: no undo or reset here, a cleaned name, a known reason code for a
+    reject, a target breed only for a relabel.
+    """
     decision = Decision(decision)
     if decision in (Decision.UNDO, Decision.RESET):
         raise BreedbenchError("use undo_last to undo a decision")

@@ -19,7 +19,7 @@ import hashlib
 import io
 import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
@@ -104,15 +104,7 @@ def select_rows(
                 sha256=image.sha256,
                 width=image.width,
                 height=image.height,
-                source=image.source,
-                query=image.query,
-                url=image.url,
-                landing_url=image.landing_url,
-                license=image.license,
-                license_version=image.license_version,
-                license_url=image.license_url,
-                creator=image.creator,
-                attribution=image.attribution,
+                provenance=image.provenance,
                 image_id=image.id,
                 status=ImageStatus(image.status).value,
             )
@@ -211,10 +203,10 @@ def _sha256_file(path: Path) -> str:
 def render_manifest(rows: Iterable[ManifestRow], fmt: ExportFormat) -> str:
     """CSV with a header row, or one JSON object per line (keys in ``MANIFEST_FIELDS`` order)."""
     if fmt == ExportFormat.JSONL:
-        return "".join(json.dumps(asdict(r), ensure_ascii=False) + "\n" for r in rows)
+        return "".join(json.dumps(r.record(), ensure_ascii=False) + "\n" for r in rows)
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=MANIFEST_FIELDS, lineterminator="\n")
     writer.writeheader()
     for r in rows:
-        writer.writerow({k: ("" if v is None else v) for k, v in asdict(r).items()})
+        writer.writerow({k: ("" if v is None else v) for k, v in r.record().items()})
     return buf.getvalue()

@@ -4,22 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-MANIFEST_FIELDS = (
+from db.provenance import PROVENANCE_FIELDS, Provenance
+
+# The manifest's columns, in order: the file, then where it came from, then its record.
+MANIFEST_FIELDS: tuple[str, ...] = (
     "breed",
     "synset",
     "file",
     "sha256",
     "width",
     "height",
-    "source",
-    "query",
-    "url",
-    "landing_url",
-    "license",
-    "license_version",
-    "license_url",
-    "creator",
-    "attribution",
+    *PROVENANCE_FIELDS,
     "image_id",
     "status",
 )
@@ -27,7 +22,7 @@ MANIFEST_FIELDS = (
 
 @dataclass(frozen=True, slots=True)
 class ManifestRow:
-    """One exported image, as written to the manifest (field order = ``MANIFEST_FIELDS``)."""
+    """One exported image; ``record()`` gives its flat manifest columns."""
 
     breed: str
     synset: str | None
@@ -35,14 +30,21 @@ class ManifestRow:
     sha256: str
     width: int
     height: int
-    source: str
-    query: str | None
-    url: str | None
-    landing_url: str | None
-    license: str | None
-    license_version: str | None
-    license_url: str | None
-    creator: str | None
-    attribution: str | None
+    provenance: Provenance
     image_id: int
     status: str
+
+    def record(self) -> dict[str, str | int | None]:
+        """The row as written to the manifest: one value per column, in ``MANIFEST_FIELDS``
+        order (the provenance's fields flattened between the file's and the record's)."""
+        return {
+            "breed": self.breed,
+            "synset": self.synset,
+            "file": self.file,
+            "sha256": self.sha256,
+            "width": self.width,
+            "height": self.height,
+            **self.provenance.columns(),
+            "image_id": self.image_id,
+            "status": self.status,
+        }

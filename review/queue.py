@@ -15,6 +15,7 @@ from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
 from db.models import Breed, Decision, Image, ImageFlag, ImageStatus, Review
+from db.provenance import Provenance
 
 VOTES = (Decision.ACCEPT, Decision.REJECT, Decision.RELABEL)
 
@@ -29,14 +30,7 @@ class ImageCard:
     breed_slug: str
     breed_name: str
     status: str
-    query: str | None
-    source: str
-    url: str | None
-    landing_url: str | None
-    license: str | None
-    license_version: str | None
-    license_url: str | None
-    creator: str | None
+    provenance: Provenance
     width: int
     height: int
     byte_size: int
@@ -45,9 +39,7 @@ class ImageCard:
 
     @property
     def license_label(self) -> str:
-        if not self.license:
-            return "unknown license"
-        return f"{self.license} {self.license_version or ''}".strip()
+        return self.provenance.license_label
 
     @property
     def size_label(self) -> str:
@@ -153,14 +145,7 @@ def _cards(session: Session, rows: Sequence) -> list[ImageCard]:  # type: ignore
             breed_slug=slug,
             breed_name=name,
             status=str(img.status.value),
-            query=img.query,
-            source=img.source,
-            url=img.url,
-            landing_url=img.landing_url,
-            license=img.license,
-            license_version=img.license_version,
-            license_url=img.license_url,
-            creator=img.creator,
+            provenance=img.provenance,
             width=img.width,
             height=img.height,
             byte_size=img.byte_size,

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from db.database import Database
 from db.images import ImageMeta, add_image
 from db.models import Breed, Image
+from db.provenance import Provenance
 
 
 def photo(width: int = 320, height: int = 240, seed: int = 0) -> PILImage.Image:
@@ -51,7 +52,7 @@ def insert_image(
             db.store,
             payload,
             bid,
-            ImageMeta(source=source, query=slug.replace("_", " "), license="cc0"),
+            ImageMeta(Provenance(source=source, query=slug.replace("_", " "), license="cc0")),
         )
         return row.id
 

@@ -11,27 +11,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any, ClassVar, Self, TypedDict
+from typing import Any, ClassVar, Self
 
 from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.http import Response
 
-
-class Candidate(TypedDict, total=False):
-    """One search result: where the image is and what we must keep about it."""
-
-    url: str  # required: the image itself
-    source: str  # required
-    landing_url: str | None
-    title: str | None
-    license: str | None
-    license_version: str | None
-    license_url: str | None
-    creator: str | None
-    attribution: str | None
-    width: int | None
-    height: int | None
+from crawler.candidate import Candidate
+from db.provenance import Provenance
 
 
 class SourceError(Exception):
@@ -60,6 +47,11 @@ class Source:
 
     def next_page(self, response: Response, page: Any) -> Any:
         raise NotImplementedError
+
+    def _provenance(self, response: Response, url: str, **origin: str | None) -> Provenance:
+        """A result's provenance: this source, the query of the search that found it, and what
+        the API says of the image (``landing_url``, ``license``, ``creator``, ...)."""
+        return Provenance(source=self.name, query=response.meta.get("query"), url=url, **origin)
 
     def _request(self, url: str, breed: str, query: str, page: Any) -> Request:
         return Request(

@@ -110,21 +110,19 @@ class FlickrSource(Source):
             owner_name = p.get("ownername") or p.get("owner")
             landing = f"https://www.flickr.com/photos/{p.get('owner')}/{p.get('id')}"
             title = p.get("title") or "Untitled"
-            yield Candidate(
-                url=url,
-                source=self.name,
+            credit = (code or "unknown licence") + (f" {version}" if version else "")
+            origin = self._provenance(
+                response,
+                url,
                 landing_url=landing,
-                title=title,
                 license=code,
                 license_version=version,
                 license_url=license_url,
                 creator=owner_name,
-                attribution=f'"{title}" by {owner_name} ({code or "unknown licence"}'
-                + (f" {version}" if version else "")
-                + ", Flickr)",
-                width=_int(p.get(f"width_{size}")),
-                height=_int(p.get(f"height_{size}")),
+                attribution=f'"{title}" by {owner_name} ({credit}, Flickr)',
             )
+            size_w, size_h = _int(p.get(f"width_{size}")), _int(p.get(f"height_{size}"))
+            yield Candidate(origin, title, size_w, size_h)
 
     def next_page(self, response: Response, page: Any) -> Any:
         photos = self._photos(response)

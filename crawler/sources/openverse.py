@@ -111,19 +111,17 @@ class OpenverseSource(Source):
         for r in data["results"]:
             if not r.get("url"):
                 continue
-            yield Candidate(
-                url=r["url"],
-                source=self.name,
+            origin = self._provenance(
+                response,
+                r["url"],
                 landing_url=r.get("foreign_landing_url"),
-                title=r.get("title"),
                 license=r.get("license"),
                 license_version=r.get("license_version"),
                 license_url=r.get("license_url"),
                 creator=r.get("creator"),
                 attribution=r.get("attribution"),
-                width=r.get("width"),
-                height=r.get("height"),
             )
+            yield Candidate(origin, r.get("title"), r.get("width"), r.get("height"))
 
     def next_page(self, response: Response, page: Any) -> Any:
         data = json_body(response)

@@ -88,18 +88,20 @@ class WikimediaSource(Source):
             if not url:
                 continue
             scaled = bool(info.get("thumburl"))
-            yield Candidate(
-                url=url,
-                source=self.name,
+            origin = self._provenance(
+                response,
+                url,
                 landing_url=info.get("descriptionurl"),
-                title=p.get("title"),
                 license=_text(meta.get("License")) or short,
-                license_version=None,
                 license_url=_text(meta.get("LicenseUrl")),
                 creator=creator,
                 attribution=_attribution(p.get("title"), creator, short),
-                width=info.get("thumbwidth") if scaled else info.get("width"),
-                height=info.get("thumbheight") if scaled else info.get("height"),
+            )
+            yield Candidate(
+                origin,
+                p.get("title"),
+                info.get("thumbwidth") if scaled else info.get("width"),
+                info.get("thumbheight") if scaled else info.get("height"),
             )
 
     def next_page(self, response: Response, page: Any) -> Any:

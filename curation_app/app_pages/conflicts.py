@@ -73,7 +73,7 @@ def _vote(image_id: int, decision: Decision, reason: str | None = None) -> None:
 
 def _card(card: ImageCard) -> None:
     st.image(str(images.thumbnail(db.store, card.sha256)), width="stretch")
-    st.caption(f"#{card.id} · {card.breed_name} · {card.status} · {card.source} · "
+    st.caption(f"#{card.id} · {card.breed_name} · {card.status} · {card.provenance.source} · "
                f"{card.width}×{card.height}")  # fmt: skip
 
 

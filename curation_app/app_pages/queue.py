@@ -66,11 +66,12 @@ def _act(image_id: int, decision: Decision, reason: str | None = None) -> None:
 def _info(card: ImageCard, remaining: int) -> None:
     st.subheader(card.breed_name, anchor=False)
     st.caption(f"{card.breed_slug} · image #{card.id} · {remaining} left in your queue")
-    source = f"[{card.source}]({card.landing_url})" if card.landing_url else card.source
+    origin = card.provenance
+    source = f"[{origin.source}]({origin.landing_url})" if origin.landing_url else origin.source
     st.markdown(
-        f"**Query** {card.query or '—'}  \n**Source** {source}  \n"
+        f"**Query** {origin.query or '—'}  \n**Source** {source}  \n"
         f"**License** {card.license_label}"
-        + (f" · {card.creator}" if card.creator else "")
+        + (f" · {origin.creator}" if origin.creator else "")
         + f"  \n**Size** {card.size_label}"
     )
     for flag in card.open_flags:

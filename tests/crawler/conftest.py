@@ -36,6 +36,8 @@ def source_overrides(url: str) -> dict[str, Any]:
         "RETRY_TIMES": 1,
         "BREEDBENCH_RETRY_BACKOFF_BASE": 0.05,
         "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
+        # The look-alike's own host; any other loopback address stays refused.
+        "BREEDBENCH_ALLOW_HOSTS": "127.0.0.1",
     }
 
 

@@ -15,7 +15,12 @@ paths) in their documented formats, so every source is tested on the same scenar
 * Flickr ``GET /flickr/services/rest/?method=flickr.photos.search``: ``photos.page``, ``pages``,
   ``perpage``, ``total``, ``photo[]`` with ``license``, ``ownername``, ``url_l``; ``stat``.
 
-``GET /_log`` returns every request seen (path, time, User-Agent, Authorization).
+``GET /_log`` returns every request seen (path, time, User-Agent, Authorization);
+``POST /_catalog`` (``{query: [path or URL, ...]}``) adds queries to the catalog for a test;
+``GET /redirect?to=URL`` answers 302 to any URL (how a hostile image host would redirect).
+
+``CountingServer`` is a tiny image host bound to another loopback address (``127.0.0.2``): the
+address guard's tests point results and redirects at it and check that it was never reached.
 """
 
 from __future__ import annotations
@@ -27,8 +32,10 @@ import math
 import os
 import subprocess
 import sys
+import threading
 import time
 import zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -198,13 +205,14 @@ class MockApp:
         self.images = ImageFactory(profile)
         self.log: list[dict[str, Any]] = []
         self.hits: dict[str, int] = {}
+        self.extra: dict[str, list[str]] = {}  # queries added by POST /_catalog
 
     def base(self, request: web.Request) -> str:
         return f"http://{request.host}"
 
     @web.middleware
     async def record(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        if request.path != "/_log":
+        if not request.path.startswith("/_"):
             self.log.append(
                 {
                     "path": request.path,
@@ -221,6 +229,8 @@ class MockApp:
         app = web.Application(middlewares=[self.record])
         r = app.router
         r.add_get("/_log", self.get_log)
+        r.add_post("/_catalog", self.add_catalog)
+        r.add_get("/redirect", self.redirect)
         r.add_get("/robots.txt", self.robots)
         r.add_get("/openverse/v1/images/", self.openverse)
         r.add_post("/openverse/v1/auth_tokens/token/", self.openverse_token)
@@ -237,6 +247,13 @@ class MockApp:
     async def get_log(self, request: web.Request) -> web.Response:
         return web.json_response(self.log)
 
+    async def add_catalog(self, request: web.Request) -> web.Response:
+        self.extra.update(await request.json())
+        return web.json_response(sorted(self.extra))
+
+    async def redirect(self, request: web.Request) -> web.Response:
+        raise web.HTTPFound(request.query["to"])
+
     async def robots(self, request: web.Request) -> web.Response:
         return web.Response(text="User-agent: *\nDisallow: /private/\n")
 
@@ -245,7 +262,7 @@ class MockApp:
     def _entries(self, request: web.Request, query: str) -> list[dict[str, Any]]:
         base = self.base(request)
         out = []
-        for i, path in enumerate(paths_for(query, self.bench)):
+        for i, path in enumerate(self.extra.get(query) or paths_for(query, self.bench)):
             meta = entry_meta(path, i)
             meta["url"] = path if "://" in path else base + path
             out.append(meta)
@@ -539,6 +556,66 @@ class MockServer:
 
         with urllib.request.urlopen(f"{self.url}/_log") as fh:
             return json.loads(fh.read())
+
+    def add_catalog(self, entries: dict[str, list[str]]) -> None:
+        """Make the APIs answer these queries with these paths (or full URLs)."""
+        import urllib.request
+
+        body = json.dumps(entries).encode()
+        post = urllib.request.Request(f"{self.url}/_catalog", data=body, method="POST")
+        post.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(post) as fh:
+            fh.read()
+
+
+class CountingServer:
+    """An image host on another loopback address that records every request it gets.
+
+    Any path answers a distinct JPEG, but ``/robots.txt``, which redirects to
+    ``robots_redirect`` when given (404 otherwise). Runs in a thread of the test process.
+    """
+
+    def __init__(self, host: str, robots_redirect: str | None = None) -> None:
+        self.host = host
+        self.robots_redirect = robots_redirect
+        self.hits: list[str] = []
+        self.url = ""
+        self._server: ThreadingHTTPServer | None = None
+
+    def __enter__(self) -> CountingServer:
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the http.server API
+                owner.hits.append(self.path)
+                if self.path == "/robots.txt":
+                    if owner.robots_redirect:
+                        self.send_response(302)
+                        self.send_header("Location", owner.robots_redirect)
+                    else:
+                        self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                body = jpeg_bytes(320, 240, seed=zlib.crc32(self.path.encode()) % 10_000)
+                self.send_response(200)
+                self.send_header("Content-Type", "image/jpeg")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+        self._server = ThreadingHTTPServer((self.host, 0), Handler)
+        self.url = f"http://{self.host}:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
 
 
 def _args(argv: list[str]) -> dict[str, Any]:

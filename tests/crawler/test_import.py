@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -93,6 +95,36 @@ def test_cli_import_accept_records_decisions_and_is_idempotent(
     with database.session() as s:
         reviewers = set(s.scalars(select(Review.reviewer)))
     assert reviewers == {"alice"}
+
+
+# Runs ``breedbench import`` as the console script does (``breedbench.cli.main``), in a fresh
+# interpreter, and reports the command's exit code and whether Scrapy was loaded.
+IMPORT_PROBE = """
+import sys
+from breedbench.cli import main
+sys.argv = ["breedbench", *sys.argv[1:]]
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code or 0
+print(f"exit={code} scrapy={'scrapy' in sys.modules}")
+"""
+
+
+def test_import_does_not_load_scrapy(database: Database, tmp_path: Path) -> None:
+    """An import crawls nothing: the store step it shares with the crawl is free of Scrapy."""
+    make_tree(tmp_path / "root")
+    proc = subprocess.run(
+        [sys.executable, "-c", IMPORT_PROBE, *base(database), "import", str(tmp_path / "root")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "4 images imported" in proc.stdout, proc.stdout + proc.stderr
+    assert proc.stdout.strip().endswith("exit=0 scrapy=False"), proc.stdout
+    assert sum(len(v) for v in rows(database).values()) == 4
 
 
 def test_an_unreadable_file_is_counted_and_the_import_goes_on(

@@ -7,6 +7,7 @@ crawl run's refusal counts.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -14,14 +15,20 @@ import pytest
 from PIL import Image as PILImage
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
+from scrapy.http import Request, TextResponse
 from sqlalchemy import select
 
+from crawler.candidate import Candidate
 from crawler.runner import CrawlReport
 from crawler.settings import scrapy_settings
 from crawler.sources import SOURCES
+from crawler.sources.flickr import FlickrSource
+from crawler.sources.openverse import OpenverseSource
+from crawler.sources.wikimedia import WikimediaSource
 from crawler.spider import BreedSpider
 from db.database import Database
 from db.models import Breed, CrawlRun, FlagKind, Image, ImageFlag, RunStatus
+from db.provenance import Provenance
 from tests.crawler.conftest import crawl
 from tests.crawler.mockserver import MISBEHAVING, OPENVERSE_CLIENT, MockServer
 
@@ -74,7 +81,8 @@ def test_stores_the_good_images_with_their_provenance(source_crawl) -> None:  # 
     source, db, report, _ = source_crawl
     assert report.status == RunStatus.FINISHED
     rows = rows_of(db, "vizsla")
-    paths = Counter(r.url.split("/", 3)[3] for r in rows if r.url)  # type: ignore[union-attr]
+    # Each image by the URL the search gave (a redirected one keeps it as requested_url).
+    paths = Counter((r.requested_url or r.url).split("/", 3)[3] for r in rows if r.url)  # type: ignore[union-attr]
     stored = {p for p, what in MISBEHAVING.items() if what == "stored"}
     assert {f"/{p}" for p in paths} >= stored
     near = [p for p in paths if f"/{p}" in ("/img/good/110.jpg", "/img/big/110.jpg")]
@@ -105,7 +113,10 @@ def test_store_holds_whole_files_and_thumbnails(source_crawl) -> None:  # type: 
     with PILImage.open(db.store.absolute(by_path["cmyk/106.jpg"].thumb_path)) as thumb:  # type: ignore[arg-type]
         assert thumb.mode == "RGB"
     assert by_path["animated/108.gif"].format == "GIF"
-    assert by_path["moved/103"].width == 320  # the redirect was followed
+    # The redirect was followed; the row holds the final URL and keeps the one the search gave.
+    moved = by_path["good/103.jpg"]
+    assert moved.width == 320 and (moved.requested_url or "").endswith("/img/moved/103")
+    assert [r.requested_url for r in rows if r.requested_url] == [moved.requested_url]
 
 
 def test_refusals_are_counted_by_reason_in_the_run(source_crawl) -> None:  # type: ignore[no-untyped-def]
@@ -218,3 +229,113 @@ def _settings():  # type: ignore[no-untyped-def]
     from core.settings import Settings
 
     return Settings()
+
+
+# --- what a source keeps of a result ------------------------------------------------------------
+
+
+def _search_response(url: str, body: object, query: str) -> TextResponse:
+    request = Request(url, meta={"query": query})
+    return TextResponse(url, body=json.dumps(body).encode(), encoding="utf-8", request=request)
+
+
+def test_openverse_result_becomes_a_candidate_with_its_provenance() -> None:
+    result = {
+        "url": "https://img.example.org/1.jpg",
+        "foreign_landing_url": "https://www.example.org/1",
+        "title": "Pug on a sofa",
+        "license": "by-sa",
+        "license_version": "4.0",
+        "license_url": "https://creativecommons.org/licenses/by-sa/4.0/",
+        "creator": "Jo",
+        "attribution": '"Pug on a sofa" by Jo is licensed under CC BY-SA 4.0.',
+        "width": 640,
+        "height": 480,
+    }
+    response = _search_response(
+        "http://127.0.0.1/v1/images/", {"results": [result, {"url": ""}]}, "pug"
+    )
+    (candidate,) = OpenverseSource("http://127.0.0.1/v1").parse(response)
+    assert candidate == Candidate(
+        Provenance(
+            source="openverse",
+            query="pug",
+            url=result["url"],
+            landing_url=result["foreign_landing_url"],
+            license="by-sa",
+            license_version="4.0",
+            license_url=result["license_url"],
+            creator="Jo",
+            attribution=result["attribution"],
+        ),
+        title="Pug on a sofa",
+        width=640,
+        height=480,
+    )
+    assert candidate.url == result["url"]
+
+
+def test_flickr_result_names_its_licence_and_author() -> None:
+    photo = {
+        "id": "7",
+        "owner": "12@N01",
+        "ownername": "Jo",
+        "title": "Rex",
+        "license": "4",
+        "url_l": "https://live.example.org/7_l.jpg",
+        "width_l": "1024",
+        "height_l": "768",
+    }
+    unknown = {**photo, "id": "8", "license": "99", "title": "", "ownername": ""}
+    body = {"stat": "ok", "photos": {"photo": [photo, unknown], "pages": 1}}
+    response = _search_response("http://127.0.0.1/rest", body, "boxer dog")
+    first, second = FlickrSource("http://127.0.0.1/rest", "key").parse(response)
+    assert first.provenance == Provenance(
+        source="flickr",
+        query="boxer dog",
+        url="https://live.example.org/7_l.jpg",
+        landing_url="https://www.flickr.com/photos/12@N01/7",
+        license="by",
+        license_version="2.0",
+        license_url="https://creativecommons.org/licenses/by/2.0/",
+        creator="Jo",
+        attribution='"Rex" by Jo (by 2.0, Flickr)',
+    )
+    assert (first.title, first.width, first.height) == ("Rex", 1024, 768)
+    assert second.provenance.license is None and second.provenance.creator == "12@N01"
+    assert second.provenance.attribution == '"Untitled" by 12@N01 (unknown licence, Flickr)'
+
+
+def test_wikimedia_result_keeps_the_artists_text_and_the_short_licence() -> None:
+    page = {
+        "index": 1,
+        "title": "File:Pug.jpg",
+        "imageinfo": [
+            {
+                "mime": "image/jpeg",
+                "url": "https://upload.example.org/Pug.jpg",
+                "thumburl": "https://upload.example.org/1280px-Pug.jpg",
+                "thumbwidth": 1280,
+                "thumbheight": 960,
+                "descriptionurl": "https://commons.example.org/wiki/File:Pug.jpg",
+                "extmetadata": {
+                    "Artist": {"value": '<a href="//commons.example.org/wiki/User:P">Pat</a>'},
+                    "LicenseShortName": {"value": "CC BY-SA 4.0"},
+                    "LicenseUrl": {"value": "https://creativecommons.org/licenses/by-sa/4.0"},
+                },
+            }
+        ],
+    }
+    response = _search_response("http://127.0.0.1/api.php", {"query": {"pages": [page]}}, "pug")
+    (candidate,) = WikimediaSource("http://127.0.0.1/api.php").parse(response)
+    assert candidate.provenance == Provenance(
+        source="wikimedia",
+        query="pug",
+        url="https://upload.example.org/1280px-Pug.jpg",
+        landing_url="https://commons.example.org/wiki/File:Pug.jpg",
+        license="CC BY-SA 4.0",
+        license_url="https://creativecommons.org/licenses/by-sa/4.0",
+        creator="Pat",
+        attribution='"Pug.jpg" by Pat is licensed under CC BY-SA 4.0 (Wikimedia Commons)',
+    )
+    assert (candidate.title, candidate.width, candidate.height) == ("File:Pug.jpg", 1280, 960)

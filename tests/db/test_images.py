@@ -10,14 +10,17 @@ from PIL import Image as PILImage
 import db.images
 from db.database import Database
 from db.images import ImageMeta, add_image, image_facts
+from db.provenance import Provenance
 from db.store import thumbnail_jpeg
 from tests.factories import breed_id, jpeg_bytes
+
+META = ImageMeta(Provenance("test"))
 
 
 def test_without_facts_the_row_describes_the_bytes(database: Database) -> None:
     data = jpeg_bytes(1600, 1200, seed=3)
     with database.session() as s:
-        row = add_image(s, database.store, data, breed_id(database, "pug"), ImageMeta("test"))
+        row = add_image(s, database.store, data, breed_id(database, "pug"), META)
         assert (row.width, row.height, row.format) == (1600, 1200, "JPEG")  # not the reduced decode
         assert (row.phash, row.dhash) == (image_facts(data).phash, image_facts(data).dhash)
         assert database.store.read(row.path) == data
@@ -41,9 +44,7 @@ def test_given_facts_nothing_is_hashed_or_decoded_again(
     monkeypatch.setattr(database.store, "put", forbidden)
     monkeypatch.setattr(database.store, "put_thumbnail", forbidden)
     with database.session() as s:
-        row = add_image(
-            s, database.store, data, breed_id(database, "pug"), ImageMeta("test"), facts=facts
-        )
+        row = add_image(s, database.store, data, breed_id(database, "pug"), META, facts=facts)
         assert (row.sha256, row.phash, row.width) == (facts.sha256, facts.phash, facts.width)
 
 
@@ -51,9 +52,7 @@ def test_given_facts_missing_files_are_still_written(database: Database) -> None
     data = jpeg_bytes(seed=5)
     facts = image_facts(data)
     with database.session() as s:
-        row = add_image(
-            s, database.store, data, breed_id(database, "pug"), ImageMeta("test"), facts=facts
-        )
+        row = add_image(s, database.store, data, breed_id(database, "pug"), META, facts=facts)
     assert database.store.read(row.path) == data
     with PILImage.open(io.BytesIO(data)) as img:
         assert database.store.read(row.thumb_path or "") == thumbnail_jpeg(img)

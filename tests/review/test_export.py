@@ -112,6 +112,58 @@ def test_csv_manifest_has_provenance_and_license_per_image(
     assert row["license"] == "cc0" and row["source"] == "test" and row["query"] == "chihuahua"
 
 
+# The manifest is a file format other tools read: its columns are pinned here, not derived.
+MANIFEST_HEADER = (
+    "breed,synset,file,sha256,width,height,source,query,url,landing_url,license,"
+    "license_version,license_url,creator,attribution,image_id,status"
+)
+
+
+def test_manifest_columns_keep_their_names_order_and_values(
+    database: Database, curated: dict[str, list[int]], tmp_path: Path
+) -> None:
+    image_id = curated["beagle"][0]
+    with database.session() as s:
+        img = s.get(Image, image_id)
+        assert img is not None
+        img.landing_url, img.attribution = "https://example.org/p/1", "by Jo"
+    with database.session() as s:
+        export_dataset(s, database.store, tmp_path / "c", "csv")
+        export_dataset(s, database.store, tmp_path / "j", "jsonl")
+    csv_text = (tmp_path / "c" / "manifest.csv").read_text(encoding="utf-8")
+    assert csv_text.splitlines()[0] == MANIFEST_HEADER
+    assert ",".join(MANIFEST_FIELDS) == MANIFEST_HEADER
+    row = image_row(database, image_id)
+    by_id = {
+        r["image_id"]: r
+        for r in map(json.loads, (tmp_path / "j" / "manifest.jsonl").read_text().splitlines())
+    }
+    assert list(by_id[image_id]) == MANIFEST_HEADER.split(",")
+    assert by_id[image_id] == {
+        "breed": "beagle",
+        "synset": "n02088364",
+        "file": f"beagle/{row.sha256}.jpg",
+        "sha256": row.sha256,
+        "width": row.width,
+        "height": row.height,
+        "source": "test",
+        "query": "beagle",
+        "url": None,
+        "landing_url": "https://example.org/p/1",
+        "license": "cc0",
+        "license_version": None,
+        "license_url": None,
+        "creator": None,
+        "attribution": "by Jo",
+        "image_id": image_id,
+        "status": "accepted",
+    }
+    line = next(
+        r for r in csv_text.splitlines() if r.startswith(f"beagle,n02088364,beagle/{row.sha256}")
+    )
+    assert line.endswith(f",test,beagle,,https://example.org/p/1,cc0,,,,by Jo,{image_id},accepted")
+
+
 def test_jsonl_manifest_and_status_filter(
     database: Database, curated: dict[str, list[int]], tmp_path: Path
 ) -> None:

@@ -8,6 +8,7 @@ from PIL import Image as PILImage
 from core.errors import BreedbenchError
 from db.database import Database
 from db.models import FlagKind, ImageFlag
+from db.provenance import Provenance
 from db.store import original_path
 from review import images
 from review.decisions import decide, undo_last
@@ -54,6 +55,7 @@ def test_cards_carry_breed_provenance_and_open_flags(database: Database, add_ima
     assert (card.id, card.breed_slug, card.breed_name) == (a, "papillon", "Papillon")
     assert card.open_flags == ("near_duplicate",)
     assert card.license_label == "cc0" and card.size_label.startswith("320×240 JPEG")
+    assert card.provenance == Provenance(source="test", query="papillon", license="cc0")
 
 
 def test_review_copy_is_resized_cached_and_derived_from_the_hash(database: Database) -> None:

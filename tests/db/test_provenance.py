@@ -1,0 +1,74 @@
+"""An image's provenance is one record: written into the row's columns and read back whole."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from db.database import Database
+from db.images import ImageMeta, add_image
+from db.models import Image
+from db.provenance import PROVENANCE_FIELDS, Provenance
+from tests.factories import breed_id, jpeg_bytes
+
+FULL = Provenance(
+    source="flickr",
+    query="pug dog",
+    url="https://img.example.org/1.jpg",
+    landing_url="https://www.example.org/photos/1",
+    license="by-sa",
+    license_version="2.0",
+    license_url="https://creativecommons.org/licenses/by-sa/2.0/",
+    creator="Jo Smith",
+    attribution='"Pug" by Jo Smith (by-sa 2.0, Flickr)',
+)
+
+
+def test_fields_are_the_image_columns_in_manifest_order() -> None:
+    assert PROVENANCE_FIELDS == (
+        "source",
+        "query",
+        "url",
+        "landing_url",
+        "license",
+        "license_version",
+        "license_url",
+        "creator",
+        "attribution",
+    )
+    assert set(PROVENANCE_FIELDS) <= set(Image.__table__.columns.keys())
+    assert list(FULL.columns()) == list(PROVENANCE_FIELDS)
+    assert FULL.columns()["creator"] == "Jo Smith"
+
+
+def test_license_label() -> None:
+    assert FULL.license_label == "by-sa 2.0"
+    assert Provenance("wikimedia", license="CC BY-SA 4.0").license_label == "CC BY-SA 4.0"
+    assert Provenance("import").license_label == "unknown license"
+
+
+def test_add_image_stores_every_field_and_the_row_gives_it_back(any_database: Database) -> None:
+    db = any_database
+    with db.session() as s:
+        add_image(s, db.store, jpeg_bytes(seed=1), breed_id(db, "pug"), ImageMeta(FULL))
+    with db.session() as s:
+        row = s.scalars(select(Image)).one()
+        assert row.provenance == FULL
+        # The columns themselves hold the values (queries and the manifest read them).
+        assert (row.source, row.license_version, row.attribution) == (
+            "flickr",
+            "2.0",
+            FULL.attribution,
+        )
+
+
+def test_setting_the_provenance_rewrites_all_the_columns() -> None:
+    row = Image(provenance=FULL)
+    assert row.provenance == FULL
+    row.provenance = Provenance("import", url="file:///x.jpg")
+    assert (row.source, row.url, row.query, row.license, row.creator) == (
+        "import",
+        "file:///x.jpg",
+        None,
+        None,
+        None,
+    )
