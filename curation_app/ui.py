@@ -5,23 +5,36 @@ Reviewer identity, by what is configured in Streamlit secrets:
 * ``[auth]`` (OpenID Connect): ``st.login``; the reviewer is the signed-in e-mail address;
 * ``[reviewers]`` (name = password hash): a name and password form, checked in constant time;
 * nothing: any name; it is kept in the URL (``?reviewer=ana``) and the session, so a bookmark
-  or a reload keeps it.
+  or a reload keeps it. ``breedbench review`` serves this open mode on loopback only
+  (``review.access``).
+
+Password sign-ins are throttled per name and per client address (``review.throttle``); an action
+that is recorded (a decision, an evaluation started or stopped, an image sent back) always needs a
+named reviewer (``require_reviewer`` or ``named_reviewer``).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 from streamlit.errors import StreamlitSecretNotFoundError
 
 from core.errors import BreedbenchError
+from review import access
 from review.decisions import clean_reviewer
-from review.identity import check_reviewer
+from review.identity import check_reviewer, needs_rehash
+from review.throttle import SignInThrottle
 
 REVIEWER_KEY = "reviewer"
 QUERY_PARAM = "reviewer"
+REHASH_KEY = "reviewer_password_outdated"
+# One per app process: every session counts against the same names and addresses.
+THROTTLE = SignInThrottle()
+_LOG = logging.getLogger(__name__)
 
 CSS = """
 <style>
@@ -38,20 +51,22 @@ CSS = """
 
 
 def _secrets() -> Mapping[str, Any]:
+    """The app's secrets; none at all is the open mode, but unreadable ones stop the app, since
+    reading a broken file as "no sign-in" would let anyone in."""
     try:
         return st.secrets.to_dict()
-    except (StreamlitSecretNotFoundError, FileNotFoundError):
+    except StreamlitSecretNotFoundError as exc:
+        if getattr(exc, "error_id", None) == "no-secrets-found":
+            return {}
+        st.error(f"The app's secrets cannot be read, so nobody can sign in: {exc}")
+        st.stop()
+    except FileNotFoundError:
         return {}
 
 
-def access_mode() -> str:
+def access_mode() -> access.AccessMode:
     """``oidc``, ``passwords`` or ``open`` (see the module docstring)."""
-    secrets = _secrets()
-    if secrets.get("auth"):
-        return "oidc"
-    if secrets.get("reviewers"):
-        return "passwords"
-    return "open"
+    return access.access_mode(_secrets())
 
 
 def frame_reviewer() -> str | None:
@@ -76,6 +91,12 @@ def frame_reviewer() -> str | None:
                 st.query_params[QUERY_PARAM] = name
             with st.sidebar:
                 st.markdown(f"Reviewer: **{name}**")
+                if st.session_state.get(REHASH_KEY):
+                    st.caption(
+                        "Your password is stored with an older, weaker hash: print a new line "
+                        f"with `breedbench reviewer-password {name}` and have it replace yours "
+                        "in the app's secrets."
+                    )
                 st.button("Change reviewer", key="change_reviewer", on_click=_sign_out)
     if name is None and mode != "open":
         if mode == "passwords":
@@ -93,9 +114,45 @@ def require_reviewer() -> str:
     return str(name)
 
 
+def named_reviewer(where: DeltaGenerator, *, key: str, label: str) -> str | None:
+    """The reviewer's name for an action on a page anyone may read, or ``None`` while unnamed.
+
+    With sign-in configured the frame has already asked; in the open mode this asks inline, and a
+    valid name becomes the session's reviewer (as the sign-in form would make it).
+    """
+    name = st.session_state.get(REVIEWER_KEY)
+    if name:
+        return str(name)
+    if access_mode() != "open":
+        return None
+    typed = where.text_input(label, key=key)
+    if not typed.strip():
+        return None
+    try:
+        cleaned = clean_reviewer(typed)
+    except BreedbenchError as exc:
+        where.error(str(exc))
+        return None
+    st.session_state[REVIEWER_KEY] = cleaned
+    st.query_params[QUERY_PARAM] = cleaned
+    return cleaned
+
+
 def _sign_out() -> None:
     st.session_state.pop(REVIEWER_KEY, None)
+    st.session_state.pop(REHASH_KEY, None)
     st.query_params.pop(QUERY_PARAM, None)
+
+
+def _client_address() -> str | None:
+    """The client's address as the server sees it (``None`` on loopback, where every user of a
+    local reverse proxy would share one key and lock each other out)."""
+    address = st.context.ip_address
+    return address if isinstance(address, str) and address else None
+
+
+def too_many_attempts(seconds: int) -> str:
+    return f"Too many attempts, try again in {seconds} s."
 
 
 def _sign_in_form(mode: str) -> None:
@@ -104,7 +161,11 @@ def _sign_in_form(mode: str) -> None:
     narrow.caption("Every decision is recorded with this name.")
     with narrow.form("sign_in"):
         name = st.text_input("Your name", value=st.query_params.get(QUERY_PARAM, ""), key="name_in")
-        password = st.text_input("Password", type="password") if mode == "passwords" else ""
+        password = (
+            st.text_input("Password", type="password", key="password_in")
+            if mode == "passwords"
+            else ""
+        )
         submitted = st.form_submit_button("Start reviewing", type="primary")
     if not submitted:
         return
@@ -113,9 +174,28 @@ def _sign_in_form(mode: str) -> None:
     except BreedbenchError as exc:
         narrow.error(str(exc))
         return
-    if mode == "passwords" and not check_reviewer(_secrets()["reviewers"], cleaned, password):
-        narrow.error("Unknown reviewer or wrong password.")
-        return
+    if mode == "passwords":
+        name_key = ("name", cleaned)
+        keys = [name_key]
+        if (address := _client_address()) is not None:
+            keys.append(("client", address))
+        if wait := THROTTLE.retry_after(keys):
+            narrow.error(too_many_attempts(wait))
+            return
+        reviewers = _secrets()["reviewers"]
+        if not check_reviewer(reviewers, cleaned, password):
+            wait = THROTTLE.failure(keys)
+            message = "Unknown reviewer or wrong password."
+            narrow.error(f"{message} {too_many_attempts(wait)}" if wait else message)
+            return
+        THROTTLE.success([name_key])
+        if needs_rehash(str(reviewers[cleaned])):
+            st.session_state[REHASH_KEY] = True
+            _LOG.warning(
+                "reviewer %r signed in with an outdated password hash; "
+                "re-create it with: breedbench reviewer-password",
+                cleaned,
+            )
     st.session_state[REVIEWER_KEY] = cleaned
     st.query_params[QUERY_PARAM] = cleaned
     st.rerun()

@@ -11,6 +11,7 @@ import streamlit as st
 from core.errors import BreedbenchError
 from curation_app import dashboard_ui as ui
 from curation_app.state import get_database
+from curation_app.ui import named_reviewer
 from evaluator import dashboard as ev
 from review.send_back import send_back_to_review
 
@@ -100,13 +101,11 @@ with tab_gallery:
     breed_filter = c2.selectbox(
         "Breed", ["(all)", *sorted(b.slug for b in breeds)], key="gallery_breed"
     )
-    reviewer = ui.reviewer_name()
-    if reviewer is None:
-        typed = c3.text_input(
-            "Your name (recorded when you send an image back to review)", key="gallery_reviewer"
-        )
-        reviewer = typed.strip() or None
-    else:
+    # Sending an image back is a review decision: it is recorded with a name, never without.
+    reviewer = named_reviewer(
+        c3, key="gallery_reviewer", label="Your name (recorded when you send an image back)"
+    )
+    if reviewer is not None:
         c3.markdown(f"Sending back to review as **{reviewer}**")
     page_no = int(st.session_state.get("gallery_page", 1))
     with db.session() as s:
@@ -149,12 +148,15 @@ with tab_gallery:
                     disabled=reviewer is None,
                     help="The label looks wrong: reset its review so a reviewer decides again.",
                 ):
-                    try:
-                        with db.session() as s:
-                            send_back_to_review(s, p.image_id, reviewer or "")
-                        st.toast(f"Image {p.image_id} is back in the review queue")
-                        st.rerun()
-                    except BreedbenchError as exc:
-                        st.error(str(exc))
+                    if reviewer is None:
+                        st.error("Enter your name before sending an image back to review.")
+                    else:
+                        try:
+                            with db.session() as s:
+                                send_back_to_review(s, p.image_id, reviewer)
+                            st.toast(f"Image {p.image_id} is back in the review queue")
+                            st.rerun()
+                        except BreedbenchError as exc:
+                            st.error(str(exc))
     if pages > 1:
         st.number_input("Page", min_value=1, max_value=pages, step=1, key="gallery_page")

@@ -71,5 +71,6 @@ def test_reviewer_password_prints_a_secrets_line() -> None:
     line = result.output.strip().splitlines()[-1]
     name, stored = (part.strip().strip('"') for part in line.split(" = "))
     assert name == "ana" and verify_password("longpassword", stored)
+    assert stored.startswith("pbkdf2_sha256$600000$")  # today's work factor
     short = runner.invoke(app, ["reviewer-password", "ana"], input="short\nshort\n")
     assert short.exit_code == 1 and "at least 8 characters" in short.output
