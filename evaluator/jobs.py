@@ -2,11 +2,12 @@
 
 An evaluation takes minutes and loads TensorFlow or LiteRT; run inside the app's process it would
 hold the memory and CPU every other reviewer's session needs, and die with the page. So the app
-starts ``python -m curation_app.eval_worker`` (the same ``evaluator.pipeline.evaluate`` that
-``breedbench evaluate`` calls) in its own process group. The worker writes its progress to
-``<data dir>/jobs/<job id>.progress.json`` and its outcome to ``<job id>.result.json``, its
-output to ``<job id>.log``; any session of any reviewer lists the jobs from those files. The run
-itself is recorded by the evaluator, all or nothing, so it appears in the run history when done.
+starts the command itself, ``breedbench evaluate NAME:VERSION --progress-file PATH``, in its own
+process group (the database and data directory go in its environment as ``BREEDBENCH_*``). The
+command keeps its progress and then its outcome in ``<data dir>/jobs/<job id>.progress.json``
+(``evaluator.progress``), its output goes to ``<job id>.log``; any session of any reviewer lists
+the jobs from those files. The run itself is recorded by the evaluator, all or nothing, so it
+appears in the run history when done.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any
 from core.errors import BreedbenchError
 from core.files import atomic_write
 from core.settings import Settings
+from evaluator.progress import read_progress
 
 _LOCK = threading.Lock()
 _JOB_ID = re.compile(r"[0-9A-Za-z-]+")
@@ -105,9 +107,11 @@ def start_job(
                 )
         job_id = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         files = job_files(settings, job_id)
-        cmd = [sys.executable, "-m", "curation_app.eval_worker", "--job", job_id, version]
+        cmd = [sys.executable, "-m", "breedbench", "evaluate"]
+        cmd += ["--progress-file", str(files["progress"].resolve())]
         if limit:
             cmd += ["--limit", str(int(limit))]
+        cmd += ["--", version]  # a version is never read as an option
         env = dict(os.environ)
         env["BREEDBENCH_DATA_DIR"] = str(Path(settings.data_dir).resolve())
         env["BREEDBENCH_DATABASE_URL"] = settings.resolved_database_url()
@@ -136,7 +140,7 @@ def start_job(
             pid=proc.pid,
         )
         write_json(files["job"], asdict(job))
-    # Reap the child when it ends (no zombie); the outcome itself is in its result file.
+    # Reap the child when it ends (no zombie); the outcome itself is in its progress file.
     threading.Thread(target=proc.wait, daemon=True, name=f"job-{job_id}").start()
     return job
 
@@ -172,10 +176,12 @@ def read_job(settings: Settings, job_id: str) -> Job:
     if raw is None:
         raise BreedbenchError(f"no evaluation job {job_id!r}")
     job = Job(**{k: v for k, v in raw.items() if k in Job.__dataclass_fields__})
-    progress = _read_json(files["progress"]) or {}
-    result = _read_json(files["result"])
+    progress = read_progress(files["progress"])
+    result = _read_json(files["result"])  # the outcome of a job started by an earlier release
     status, run_id, error = "running", None, None
-    if result is not None:
+    if progress.status is not None:
+        status, run_id, error = progress.status, progress.run_id, progress.error
+    elif result is not None:
         status = str(result.get("status", "failed"))
         run_id = result.get("run_id")
         error = result.get("error")
@@ -185,8 +191,8 @@ def read_job(settings: Settings, job_id: str) -> Job:
         **{
             **asdict(job),
             "status": status,
-            "done": progress.get("done"),
-            "total": progress.get("total"),
+            "done": progress.done,
+            "total": progress.total,
             "run_id": run_id,
             "error": error,
             "tail": _tail(files["log"]) if status != "running" else "",

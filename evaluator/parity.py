@@ -15,6 +15,7 @@ expects pixels − 128 — and tries the usual mistakes on the second version's 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -142,7 +143,7 @@ class _Model:
 
     def __init__(self, db: Database, version: VersionInfo, threads: int | None) -> None:
         self.version = version
-        self.spec = version.model_spec()
+        self.spec = version.spec
         self.labels = self.spec.class_labels
         self.runner = load_runner(version.file(db.settings), version.format, self.spec, threads)
 
@@ -197,6 +198,26 @@ def parity_images(
     return kept, excluded
 
 
+@dataclass(frozen=True)
+class ParityPlan:
+    """The two versions, the images both run on, and what relates the versions."""
+
+    a: VersionInfo
+    b: VersionInfo
+    images: list[tuple[int, str, str]]  # (image id, store path, true breed slug)
+    excluded_calibration: int
+    quantization: str | None
+
+
+@dataclass(frozen=True)
+class ParityOutputs:
+    """Both versions' probabilities, A's class order, one row per image."""
+
+    a: np.ndarray
+    b: np.ndarray
+    first_b_inputs: list[Any]  # B's inputs of the first chunk, for the diagnosis
+
+
 def run_parity(
     db: Database,
     ref_a: str,
@@ -207,54 +228,21 @@ def run_parity(
     diagnose: bool = True,
 ) -> ParityResult:
     """Run both versions on the same accepted images and compare them."""
-    with db.session() as s:
-        va, vb = get_version(s, ref_a), get_version(s, ref_b)
-    images, excluded = parity_images(db, [va, vb], limit)
-    if not images:
-        raise BreedbenchError(
-            "no accepted images to compare on: accept some images first (breedbench review)"
-        )
-    quantization = relation(db, va, vb)
-    ma, mb = _Model(db, va, threads), _Model(db, vb, threads)
-    try:
-        if sorted(ma.labels) != sorted(mb.labels):
-            raise BreedbenchError(
-                f"{va.ref} and {vb.ref} have different class labels "
-                f"({len(ma.labels)} and {len(mb.labels)}): parity compares the same classifier"
-            )
-        order = [mb.labels.index(label) for label in ma.labels]
-        # In chunks: thousands of prepared 299×299 inputs would not fit in memory at once.
-        chunks_a, chunks_b, first_xb = [], [], None
-        for start in range(0, len(images), CHUNK):
-            blobs = [db.store.read(path) for _, path, _ in images[start : start + CHUNK]]
-            xb = mb.inputs(blobs)
-            first_xb = xb if first_xb is None else first_xb
-            chunks_a.append(ma.probabilities(ma.inputs(blobs)))
-            chunks_b.append(mb.probabilities(xb)[:, order])
-        pa, pb = np.concatenate(chunks_a), np.concatenate(chunks_b)
-        nums = compare_probabilities(pa, pb)
-        n, agree = len(images), int(nums.agree.sum())
-        suspected = mismatch_suspected(agree, n, quantization)
-        diagnosis, diagnosis_agreement = None, None
+    plan = plan_parity(db, ref_a, ref_b, limit)
+    with ExitStack() as models:
+        ma = models.enter_context(closing(_Model(db, plan.a, threads)))
+        mb = models.enter_context(closing(_Model(db, plan.b, threads)))
+        order = class_order(ma.labels, mb.labels, plan.a.ref, plan.b.ref)
+        out = run_both(db, plan.images, ma, mb, order)
+        nums = compare_probabilities(out.a, out.b)
+        n, agree = len(plan.images), int(nums.agree.sum())
+        suspected = mismatch_suspected(agree, n, plan.quantization)
+        diagnosis: tuple[str | None, float | None] = (None, None)
         if suspected and diagnose:
-            diagnosis, diagnosis_agreement = _diagnose(mb, first_xb or [], pa, order, agree / n)
-    finally:
-        ma.close()
-        mb.close()
-    disagreements = [
-        Disagreement(
-            image_id=images[i][0],
-            true_breed=images[i][2],
-            a_label=ma.labels[int(pa[i].argmax())],
-            a_prob=float(pa[i].max()),
-            b_label=ma.labels[int(pb[i].argmax())],
-            b_prob=float(pb[i].max()),
-        )
-        for i in np.flatnonzero(~nums.agree)
-    ]
+            diagnosis = _diagnose(mb, out.first_b_inputs, out.a, order, agree / n)
     return ParityResult(
-        a=va.ref,
-        b=vb.ref,
+        a=plan.a.ref,
+        b=plan.b.ref,
         n_images=n,
         agreement=agree / n,
         agreement_ci95=wilson_interval(agree, n),
@@ -262,14 +250,81 @@ def run_parity(
         max_abs_diff=nums.max_abs_diff,
         kl_mean=float(nums.kl.mean()),
         kl_max=float(nums.kl.max()),
-        quantization=quantization,
-        expected_agreement=expected_agreement(quantization),
+        quantization=plan.quantization,
+        expected_agreement=expected_agreement(plan.quantization),
         mismatch_suspected=suspected,
-        diagnosis=diagnosis,
-        diagnosis_agreement=diagnosis_agreement,
-        disagreements=disagreements,
-        excluded_calibration=excluded,
+        diagnosis=diagnosis[0],
+        diagnosis_agreement=diagnosis[1],
+        disagreements=list_disagreements(plan.images, out.a, out.b, ma.labels),
+        excluded_calibration=plan.excluded_calibration,
     )
+
+
+def plan_parity(db: Database, ref_a: str, ref_b: str, limit: int | None) -> ParityPlan:
+    """Both versions, the images to compare them on, and the conversion relating them.
+
+    Raises ``BreedbenchError`` when no accepted image is left to compare on.
+    """
+    with db.session() as s:
+        va, vb = get_version(s, ref_a), get_version(s, ref_b)
+    images, excluded = parity_images(db, [va, vb], limit)
+    if not images:
+        raise BreedbenchError(
+            "no accepted images to compare on: accept some images first (breedbench review)"
+        )
+    return ParityPlan(va, vb, images, excluded, relation(db, va, vb))
+
+
+def class_order(
+    labels_a: Sequence[str], labels_b: Sequence[str], ref_a: str, ref_b: str
+) -> list[int]:
+    """For each of A's classes, the index of the same label among B's outputs: B's outputs put
+    in A's order compare class by class. Different label sets are refused."""
+    if sorted(labels_a) != sorted(labels_b):
+        raise BreedbenchError(
+            f"{ref_a} and {ref_b} have different class labels "
+            f"({len(labels_a)} and {len(labels_b)}): parity compares the same classifier"
+        )
+    return [list(labels_b).index(label) for label in labels_a]
+
+
+def run_both(
+    db: Database,
+    images: Sequence[tuple[int, str, str]],
+    ma: _Model,
+    mb: _Model,
+    order: list[int],
+) -> ParityOutputs:
+    """Both versions' probabilities on the same images, B's columns in A's class order.
+
+    In chunks: thousands of prepared 299×299 inputs would not fit in memory at once.
+    """
+    chunks_a, chunks_b, first_xb = [], [], None
+    for start in range(0, len(images), CHUNK):
+        blobs = [db.store.read(path) for _, path, _ in images[start : start + CHUNK]]
+        xb = mb.inputs(blobs)
+        first_xb = xb if first_xb is None else first_xb
+        chunks_a.append(ma.probabilities(ma.inputs(blobs)))
+        chunks_b.append(mb.probabilities(xb)[:, order])
+    return ParityOutputs(np.concatenate(chunks_a), np.concatenate(chunks_b), first_xb or [])
+
+
+def list_disagreements(
+    images: Sequence[tuple[int, str, str]], pa: np.ndarray, pb: np.ndarray, labels: Sequence[str]
+) -> list[Disagreement]:
+    """The images whose top-1 differs, in image order, with what each version said."""
+    differ = pa.argmax(axis=1) != pb.argmax(axis=1)
+    return [
+        Disagreement(
+            image_id=images[i][0],
+            true_breed=images[i][2],
+            a_label=labels[int(pa[i].argmax())],
+            a_prob=float(pa[i].max()),
+            b_label=labels[int(pb[i].argmax())],
+            b_prob=float(pb[i].max()),
+        )
+        for i in np.flatnonzero(differ)
+    ]
 
 
 def _diagnose(

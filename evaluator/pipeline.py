@@ -1,10 +1,16 @@
-"""One evaluation, stage by stage: select → prepare (threads, cached) → predict → measure → record.
+"""One evaluation, step by step: plan → predict → score → measure → record.
 
-``evaluate`` reads top to bottom as the data path. Decoding and resizing run in a thread pool a
-few batches ahead of inference (PIL, numpy, TensorFlow and LiteRT release the GIL), so the
-model rarely waits. Prepared inputs are cached as ``.npy`` under
-``<data dir>/cache/inputs/<preprocessing hash>/`` by image sha256: a second model with the same
-resize skips decoding (the scale/offset is applied after the cache, so it may differ).
+``evaluate`` reads top to bottom as the data path: ``plan_evaluation`` settles the version, its
+images and how to run it; ``predict`` runs the model batch by batch; ``score`` ranks each image's
+true breed among the model's breed classes; ``measure`` turns the ranks into the run's metrics;
+``record_run`` stores it. Progress goes to a ``ProgressSink`` (``evaluator.progress``): the
+evaluator displays nothing itself.
+
+Decoding and resizing run in a thread pool a few batches ahead of inference (PIL, numpy,
+TensorFlow and LiteRT release the GIL), so the model rarely waits. Prepared inputs are cached as
+``.npy`` under ``<data dir>/cache/inputs/<preprocessing hash>/`` by image sha256: a second model
+with the same resize skips decoding (the scale/offset is applied after the cache, so it may
+differ).
 
 Nothing is written until the end: the run and all its predictions go in one transaction, so an
 interrupted or failed evaluation leaves no half-recorded run.
@@ -19,12 +25,13 @@ import platform
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import closing
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 from sqlalchemy import insert, select
@@ -46,17 +53,12 @@ from evaluator.calibration import calibration_image_ids
 from evaluator.labels import LabelMap, build_label_map
 from evaluator.metrics import PredictionRecord, compute_metrics
 from evaluator.preprocess import normalise, prepare
+from evaluator.progress import ProgressSink
 from evaluator.registry import VersionInfo, get_version
 from evaluator.runners import Item, Runner, load_runner
 from evaluator.spec import ModelSpec, preprocessing_hash
 
 DEFAULT_BATCH = 32
-
-
-class ProgressSink(Protocol):
-    def start(self, total: int, description: str) -> None: ...
-
-    def advance(self, n: int) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -269,6 +271,41 @@ def score_batch(
 # --- the whole evaluation -------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class EvalPlan:
+    """What one evaluation will do, settled before the model is loaded."""
+
+    version: VersionInfo
+    spec: ModelSpec
+    label_map: LabelMap
+    selection: Selection
+    threads: int
+    batch: int  # the largest batch asked for; the runner may take fewer
+    cache_dir: Path | None  # None: prepare every image afresh
+    limit: int | None
+    include_calibration: bool
+    started: datetime
+
+
+@dataclass(frozen=True)
+class BatchOutput:
+    """One batch through the model: the images it ran on and their raw outputs."""
+
+    images: list[EvalImage]  # decoded and run, in order
+    outputs: np.ndarray | None  # (images, classes); None when no image of the batch decoded
+    per_image_ms: float
+    undecodable: list[int]  # ids of the batch's images that could not be decoded
+
+
+@dataclass
+class Scored:
+    """The prediction of every image that reached the model, and the ids of those that did not."""
+
+    records: list[PredictionRecord] = field(default_factory=list)
+    evaluated: list[EvalImage] = field(default_factory=list)
+    undecodable: list[int] = field(default_factory=list)
+
+
 def evaluate(
     db: Database,
     ref: str | VersionInfo,
@@ -286,10 +323,52 @@ def evaluate(
     ``runner`` replaces the model (tests). Raises ``BreedbenchError`` before anything is recorded
     when the model, its spec or the image set is unusable.
     """
+    plan = plan_evaluation(
+        db,
+        ref,
+        threads=threads,
+        batch=batch,
+        limit=limit,
+        include_calibration=include_calibration,
+        use_cache=use_cache,
+    )
+    if runner is None:
+        v = plan.version
+        runner = load_runner(v.file(db.settings), v.format, plan.spec, plan.threads, plan.batch)
+    cache = InputCache(plan.cache_dir)
+    t0 = time.perf_counter()
+    try:
+        with closing(predict(db, plan, runner, cache, progress)) as batches:
+            scored = score(batches, plan.label_map, plan.spec)
+    finally:
+        runner.close()
+    wall = time.perf_counter() - t0
+    if not scored.records:
+        raise BreedbenchError(f"none of the {len(plan.selection.images)} images could be decoded")
+    metrics, settings = measure(plan, scored, wall, runner.max_batch, cache)
+    run_id = record_run(db, plan, metrics, settings, scored.records)
+    return EvalOutcome(run_id, plan.version, metrics, settings)
+
+
+def plan_evaluation(
+    db: Database,
+    ref: str | VersionInfo,
+    *,
+    threads: int | None = None,
+    batch: int | None = None,
+    limit: int | None = None,
+    include_calibration: bool = False,
+    use_cache: bool = True,
+) -> EvalPlan:
+    """The version, its images and how to run it. Each of threads and batch comes from the first
+    of: the argument, the spec's ``[runtime]``, the settings, the default.
+
+    Raises ``BreedbenchError`` when no accepted image is left to evaluate.
+    """
     started = utcnow()
     with db.session() as s:
         version = ref if isinstance(ref, VersionInfo) else get_version(s, ref)
-        spec = version.model_spec()
+        spec = version.spec
         label_map = build_label_map(s, spec)
         selection = select_images(
             s, version, label_map, limit=limit, include_calibration=include_calibration
@@ -300,66 +379,91 @@ def evaluate(
             f"{version.ref} predicts (review some first: breedbench review)"
         )
     cfg = db.settings
-    threads = threads or spec.runtime.threads or cfg.eval_threads or os.cpu_count() or 1
-    batch = batch or spec.runtime.batch or cfg.eval_batch or DEFAULT_BATCH
-    if runner is None:
-        runner = load_runner(version.file(db.settings), version.format, spec, threads, batch)
-    cache = InputCache(cache_root(db, spec) if use_cache and cfg.eval_cache else None)
-    workers = prepare_workers()
+    return EvalPlan(
+        version=version,
+        spec=spec,
+        label_map=label_map,
+        selection=selection,
+        threads=threads or spec.runtime.threads or cfg.eval_threads or os.cpu_count() or 1,
+        batch=batch or spec.runtime.batch or cfg.eval_batch or DEFAULT_BATCH,
+        cache_dir=cache_root(db, spec) if use_cache and cfg.eval_cache else None,
+        limit=limit,
+        include_calibration=include_calibration,
+        started=started,
+    )
 
-    records: list[PredictionRecord] = []
-    undecodable: list[int] = []
-    evaluated: list[EvalImage] = []
+
+def predict(
+    db: Database,
+    plan: EvalPlan,
+    runner: Runner,
+    cache: InputCache,
+    progress: ProgressSink | None = None,
+) -> Iterator[BatchOutput]:
+    """The model's outputs, batch by batch in image order, timed per image. Progress advances
+    once a batch has been scored (when the caller asks for the next one)."""
+    images = plan.selection.images
     if progress is not None:
-        progress.start(len(selection.images), f"{version.ref}")
-    t0 = time.perf_counter()
-    try:
-        for imgs, items in prepared_batches(
-            db, selection.images, spec, cache, runner.max_batch, workers
-        ):
-            ok = [(img, it) for img, it in zip(imgs, items, strict=True) if it is not None]
-            undecodable.extend(img.id for img, it in zip(imgs, items, strict=True) if it is None)
+        progress.start(len(images), plan.version.ref)
+    batches = prepared_batches(db, images, plan.spec, cache, runner.max_batch, prepare_workers())
+    with closing(batches):
+        for imgs, items in batches:
+            pairs = list(zip(imgs, items, strict=True))
+            ok = [(img, it) for img, it in pairs if it is not None]
+            undecodable = [img.id for img, it in pairs if it is None]
+            outputs, per_image_ms = None, 0.0
             if ok:
-                good_imgs = [img for img, _ in ok]
-                x = _model_input([it for _, it in ok], spec)
+                x = _model_input([it for _, it in ok], plan.spec)
                 t = time.perf_counter()
-                out = runner.predict(x)
+                outputs = runner.predict(x)
                 per_image_ms = (time.perf_counter() - t) * 1000 / len(ok)
-                for img, (top5, rank) in zip(
-                    good_imgs, score_batch(out, good_imgs, label_map, spec), strict=True
-                ):
-                    records.append(PredictionRecord(img.id, img.breed_id, top5, rank, per_image_ms))
-                evaluated.extend(good_imgs)
+            yield BatchOutput([img for img, _ in ok], outputs, per_image_ms, undecodable)
             if progress is not None:
                 progress.advance(len(imgs))
-    finally:
-        runner.close()
-    wall = time.perf_counter() - t0
-    if not records:
-        raise BreedbenchError(f"none of the {len(selection.images)} images could be decoded")
 
-    selection.excluded["undecodable_images"] = undecodable
-    dhash = dataset_hash(evaluated)
+
+def score(batches: Iterable[BatchOutput], label_map: LabelMap, spec: ModelSpec) -> Scored:
+    """Each image's top-5 breeds and the rank of its true breed, batch by batch as they come:
+    an output that does not fit the labels stops the evaluation at the first batch."""
+    scored = Scored()
+    for b in batches:
+        scored.undecodable.extend(b.undecodable)
+        if b.outputs is None or not b.images:
+            continue
+        for img, (top5, rank) in zip(
+            b.images, score_batch(b.outputs, b.images, label_map, spec), strict=True
+        ):
+            scored.records.append(
+                PredictionRecord(img.id, img.breed_id, top5, rank, b.per_image_ms)
+            )
+        scored.evaluated.extend(b.images)
+    return scored
+
+
+def measure(
+    plan: EvalPlan, scored: Scored, wall_seconds: float, batch: int, cache: InputCache
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The run's metrics (over the images actually evaluated) and the settings it ran with."""
+    excluded = {**plan.selection.excluded, "undecodable_images": scored.undecodable}
     metrics = compute_metrics(
-        records,
-        wall_seconds=wall,
-        model_size_bytes=version.size_bytes,
-        dataset_hash=dhash,
-        excluded=selection.excluded,
+        scored.records,
+        wall_seconds=wall_seconds,
+        model_size_bytes=plan.version.size_bytes,
+        dataset_hash=dataset_hash(scored.evaluated),
+        excluded=excluded,
     )
     settings = {
-        "threads": threads,
-        "batch": runner.max_batch,
-        "limit": limit,
-        "include_calibration": include_calibration,
-        "preprocessing_hash": preprocessing_hash(spec),
+        "threads": plan.threads,
+        "batch": batch,
+        "limit": plan.limit,
+        "include_calibration": plan.include_calibration,
+        "preprocessing_hash": preprocessing_hash(plan.spec),
         "cache_hits": cache.hits,
         "cache_misses": cache.misses,
-        "format": version.format,
+        "format": plan.version.format,
         "machine": f"{platform.machine()} {platform.system()} {os.cpu_count()} cpu",
     }
-    run_id = _record(db, version, started, dhash, settings, metrics, records)
-    return EvalOutcome(run_id, version, metrics, settings)
+    return metrics, settings
 
 
 def _model_input(items: list[Item], spec: ModelSpec) -> np.ndarray | list[Item]:
@@ -369,23 +473,21 @@ def _model_input(items: list[Item], spec: ModelSpec) -> np.ndarray | list[Item]:
     return items
 
 
-def _record(
+def record_run(
     db: Database,
-    version: VersionInfo,
-    started: Any,
-    dhash: str,
-    settings: dict[str, Any],
+    plan: EvalPlan,
     metrics: dict[str, Any],
+    settings: dict[str, Any],
     records: list[PredictionRecord],
 ) -> int:
     """The run and its predictions in one transaction: all or nothing."""
     with db.session() as s:
         run = EvalRun(
-            model_version_id=version.id,
-            started_at=started,
+            model_version_id=plan.version.id,
+            started_at=plan.started,
             finished_at=utcnow(),
             status=RunStatus.FINISHED,
-            dataset_hash=dhash,
+            dataset_hash=metrics["dataset_hash"],  # of the images evaluated (``measure``)
             n_images=len(records),
             settings=settings,
             metrics=metrics,
@@ -407,42 +509,3 @@ def _record(
             ],
         )
         return run.id
-
-
-@contextmanager
-def rich_progress() -> Iterator[ProgressSink]:
-    """A rich progress bar (images, rate, time left) on stderr."""
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    bar = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    )
-
-    class _Sink:
-        task: Any = None
-
-        def start(self, total: int, description: str) -> None:
-            bar.start()  # only now: an error before the first image prints no empty bar
-            self.task = bar.add_task(description, total=total)
-
-        def advance(self, n: int) -> None:
-            bar.advance(self.task, n)
-
-    sink = _Sink()
-    try:
-        yield sink
-    finally:
-        if sink.task is not None:
-            bar.stop()

@@ -1,4 +1,5 @@
-"""What every subcommand shares: the global options, opening the database, the consoles.
+"""What every subcommand shares: the global options, opening the database, the consoles, the
+progress bar.
 
 Subcommands are thin: they read their flags, open the database through ``open_db`` and call one
 function of ``crawler``, ``db``, ``curation_app`` or ``evaluator``. A ``BreedbenchError`` anywhere
@@ -7,8 +8,10 @@ below becomes ``Error: <message>`` and exit code 1, never a traceback.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -17,6 +20,7 @@ from typer.core import TyperGroup
 from core.errors import BreedbenchError
 from core.settings import Settings, load_settings
 from db.database import Database, open_database
+from evaluator.progress import ProgressSink
 
 console = Console()
 err_console = Console(stderr=True)
@@ -29,8 +33,13 @@ class BreedbenchGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except BreedbenchError as exc:
-            err_console.print(f"Error: {exc}", markup=False, highlight=False, soft_wrap=True)
+            print_error(exc)
             raise typer.Exit(1) from None
+
+
+def print_error(exc: BreedbenchError) -> None:
+    """The one-line ``Error: <message>`` every command ends with on bad input."""
+    err_console.print(f"Error: {exc}", markup=False, highlight=False, soft_wrap=True)
 
 
 def new_app(help: str) -> typer.Typer:  # noqa: A002 - Typer's own keyword
@@ -87,3 +96,41 @@ def open_db(ctx: typer.Context, *, upgrade: bool = True) -> Database:
     db = open_database(settings_of(ctx), upgrade=upgrade)
     ctx.call_on_close(db.dispose)
     return db
+
+
+@contextmanager
+def progress_bar() -> Iterator[ProgressSink]:
+    """A progress bar (images, rate, time left) on stderr, fed by the evaluator's progress."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+
+    class _Sink:
+        task: Any = None
+
+        def start(self, total: int, description: str) -> None:
+            bar.start()  # only now: an error before the first image prints no empty bar
+            self.task = bar.add_task(description, total=total)
+
+        def advance(self, n: int) -> None:
+            bar.advance(self.task, n)
+
+    sink = _Sink()
+    try:
+        yield sink
+    finally:
+        if sink.task is not None:
+            bar.stop()

@@ -1,9 +1,12 @@
-"""Evaluations started from the app: a real background evaluation of the tiny .tflite model,
-its progress, its run in the history, and refusals."""
+"""Evaluations started from the app: a real background ``breedbench evaluate`` of the tiny
+.tflite model, its progress, its run in the history, stopping it, and refusals."""
 
 from __future__ import annotations
 
+import json
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -33,6 +36,24 @@ def wait_for(db: Database, job_id: str, timeout: float = 120) -> eval_jobs.Job:
             eval_jobs.stop_job(db.settings, job_id)
             pytest.fail(f"evaluation job did not finish in {timeout} s:\n{job.tail}")
         time.sleep(0.2)
+
+
+def command_line(pid: int, timeout: float = 10) -> list[str]:
+    """The process's arguments (empty for a moment while the kernel is still setting them up)."""
+    deadline = time.monotonic() + timeout
+    while not (raw := Path(f"/proc/{pid}/cmdline").read_bytes()):
+        if time.monotonic() > deadline:
+            pytest.fail(f"process {pid} shows no command line")
+        time.sleep(0.01)
+    return raw.decode().split("\0")[:-1]
+
+
+def wait_until_gone(pid: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while eval_jobs._alive(pid):
+        if time.monotonic() > deadline:
+            pytest.fail(f"process {pid} still runs {timeout} s after it was stopped")
+        time.sleep(0.1)
 
 
 @pytest.fixture
@@ -78,6 +99,11 @@ def test_background_evaluation_records_a_run_and_reports_progress(
         assert run is not None and run.n_images == 12
         assert s.scalar(select(func.count()).where(Prediction.run_id == run.id)) == 12
     assert [j.id for j in eval_jobs.list_jobs(db.settings)] == [job.id]
+    # It was the command itself that ran, and its progress file ends with the outcome.
+    files = eval_jobs.job_files(db.settings, job.id)
+    assert f"Recorded run #{done.run_id} (dataset" in files["log"].read_text()
+    progress = json.loads(files["progress"].read_text())
+    assert progress == {"done": 12, "total": 12, "status": "finished", "run_id": done.run_id}
     # Any session sees the job, and the run is in the page's history.
     at = AppTest.from_file(str(APP), default_timeout=30)
     at.switch_page("app_pages/models.py").run()
@@ -111,11 +137,32 @@ def test_job_ids_are_checked(database: Database) -> None:
 def test_stopping_a_job_records_nothing(app_env: Database, tiny_lite: str) -> None:
     db = app_env
     job = eval_jobs.start_job(db.settings, tiny_lite)
-    eval_jobs.stop_job(db.settings, job.id)  # while the worker is still starting
+    cmd = command_line(job.pid)
+    assert cmd[:4] == [sys.executable, "-m", "breedbench", "evaluate"] and cmd[-1] == tiny_lite
+    eval_jobs.stop_job(db.settings, job.id)  # while the command is still starting
     done = wait_for(db, job.id)
     assert done.status == "stopped"
+    wait_until_gone(job.pid)  # the evaluate process itself ended, not only its status
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(EvalRun)) == 0
     # Stopped jobs do not block a new evaluation of the same version.
     again = eval_jobs.start_job(db.settings, tiny_lite, limit=4)
     assert wait_for(db, again.id).status == "finished"
+
+
+def test_a_job_started_by_an_earlier_release_still_reads(database: Database) -> None:
+    """Its outcome was in a result file beside the progress file."""
+    files = eval_jobs.job_files(database.settings, "20240101-000000-abcdef")
+    job = {
+        "id": "20240101-000000-abcdef",
+        "version": "tiny:1",
+        "limit": None,
+        "started_at": "2024-01-01T00:00:00+00:00",
+        "started_by": "",
+        "pid": 2**22 + 1,  # above any pid the kernel hands out: long ended
+    }
+    eval_jobs.write_json(files["job"], job)
+    eval_jobs.write_json(files["progress"], {"done": 3, "total": 3})
+    eval_jobs.write_json(files["result"], {"status": "finished", "run_id": 5})
+    read = eval_jobs.read_job(database.settings, job["id"])
+    assert (read.status, read.run_id, read.done, read.total) == ("finished", 5, 3, 3)

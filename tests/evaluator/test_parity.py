@@ -8,14 +8,20 @@ import numpy as np
 import pytest
 
 from core.errors import BreedbenchError
+from db.database import Database
 from evaluator.parity import (
+    Disagreement,
+    class_order,
     compare_probabilities,
     expected_agreement,
+    list_disagreements,
     mismatch_suspected,
+    plan_parity,
     run_parity,
 )
 from tests.fixtures.evaluation import lite_spec, register
 from tests.fixtures.workspace import Workspace
+from tests.modelkit import TinyModels
 
 
 def test_numbers_match_a_hand_computation() -> None:
@@ -116,3 +122,31 @@ def test_chunked_run_gives_the_same_result(workspace: Workspace, monkeypatch) ->
     monkeypatch.setattr(parity_mod, "CHUNK", 5)
     chunked = run_parity(workspace.db, "tiny:pb", "tiny:chunk-raw")
     assert chunked == whole and whole.n_images > 5
+
+
+def test_class_order_puts_b_in_a_s_order_and_refuses_other_labels() -> None:
+    order = class_order(["pug", "boxer", "beagle"], ["beagle", "pug", "boxer"], "m:a", "m:b")
+    assert order == [1, 2, 0]
+    pb = np.array([[0.5, 0.2, 0.3]])  # beagle, pug, boxer
+    assert pb[:, order].tolist() == [[0.2, 0.3, 0.5]]  # pug, boxer, beagle
+    with pytest.raises(BreedbenchError, match=r"m:a and m:b have different class labels \(2 and 3"):
+        class_order(["pug", "boxer"], ["pug", "boxer", "beagle"], "m:a", "m:b")
+
+
+def test_disagreements_are_the_images_whose_top_1_differs() -> None:
+    images = [(11, "p/11", "pug"), (12, "p/12", "boxer"), (13, "p/13", "beagle")]
+    pa = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6]])
+    pb = np.array([[0.6, 0.3, 0.1], [0.5, 0.4, 0.1], [0.1, 0.2, 0.7]])
+    assert list_disagreements(images, pa, pb, ["pug", "boxer", "beagle"]) == [
+        Disagreement(12, "boxer", "boxer", 0.8, "pug", 0.5)
+    ]
+    assert list_disagreements(images, pa, pa, ["pug", "boxer", "beagle"]) == []
+
+
+def test_no_accepted_images_is_refused_before_any_model_loads(
+    database: Database, tiny_models: TinyModels
+) -> None:
+    register(database, tiny_models.sub_float, lite_spec(tiny_models), version="a")
+    register(database, tiny_models.sub_float, lite_spec(tiny_models), version="b")
+    with pytest.raises(BreedbenchError, match="no accepted images to compare on"):
+        plan_parity(database, "tiny:a", "tiny:b", None)
