@@ -109,6 +109,7 @@ def start_job(
         files = job_files(settings, job_id)
         cmd = [sys.executable, "-m", "breedbench", "evaluate"]
         cmd += ["--progress-file", str(files["progress"].resolve())]
+        cmd += ["--stop-with-parent"]  # nothing outlives the app that started it
         if limit:
             cmd += ["--limit", str(int(limit))]
         cmd += ["--", version]  # a version is never read as an option
