@@ -158,7 +158,8 @@ def crawl(
     ):
         report = run_crawl(db, options, on_progress=on_progress, control=control)
     for name, why in report.disabled_sources.items():
-        err_console.print(f"Note: source {name} did not run: {why}", markup=False)
+        if name not in report.sources:  # turned off before the crawl (no key, ...)
+            err_console.print(f"Note: source {name} did not run: {why}", markup=False)
     if not report.jobs:
         console.print("Every selected breed already has its images; nothing to crawl.")
         return
@@ -167,6 +168,43 @@ def crawl(
     console.print(
         f"{stored} images stored in crawl run {report.run_id} ({report.status}).", soft_wrap=True
     )
+    _report_sources(report)
+
+
+def _report_sources(report: CrawlReport) -> None:
+    """Say how the sources fared; a crawl that reached none of them fails (exit code 1).
+
+    ``partial`` (a source failed, another answered) exits 0 with a warning: the images found are
+    stored and a later crawl tops the breeds up.
+    """
+    from core.errors import BreedbenchError
+    from db.models import RunStatus
+
+    failed = report.failed_sources
+    if report.status == RunStatus.FAILED and failed:
+        named = "; ".join(f"{name}: {why}" for name, why in failed.items())
+        raise BreedbenchError(f"crawl run {report.run_id} failed, no source could be used: {named}")
+    for name, why in failed.items():
+        err_console.print(f"Warning: source {name} failed: {why}", markup=False, soft_wrap=True)
+    for name, why in report.budget_stops.items():
+        err_console.print(f"Warning: source {name} stopped: {why}", markup=False, soft_wrap=True)
+    for name, health in report.sources.items():
+        if name not in failed and (health["pages_bad"] or health["results_bad"]):
+            err_console.print(
+                f"Note: source {name}: {health['pages_bad']} unreadable result pages and "
+                f"{health['results_bad']} malformed results skipped (see the log and the "
+                f"stats of crawl run {report.run_id}).",
+                markup=False,
+                soft_wrap=True,
+            )
+    if report.status == RunStatus.PARTIAL:
+        err_console.print(
+            f"Warning: crawl run {report.run_id} is partial: {', '.join(failed)} failed, so "
+            "breeds were searched in the other sources only. Run `breedbench crawl` again once "
+            "it answers to top them up.",
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 def import_(
@@ -186,21 +224,32 @@ def import_(
     """Import ROOT/<breed>/* (slug or Stanford n02085620-Chihuahua folders), validated and
     deduplicated like crawled images.
 
+    Links that lead outside ROOT and files over the size limit are refused. Each image is
+    stored whole (files, row, decision) or not at all: after Ctrl-C, run it again to import
+    the rest.
+
     Example: breedbench import ./vetted --accept --reviewer alice
     """
-    from crawler.importer import import_folder
-    from crawler.jobs import DUPLICATE_REASONS
+    from crawler.importer import DUPLICATE_OUTCOMES, import_folder
 
     db = open_db(ctx)
-    report = import_folder(db, root, accept=accept, reviewer=reviewer, min_side=min_size)
+    try:
+        report = import_folder(db, root, accept=accept, reviewer=reviewer, min_side=min_size)
+    except KeyboardInterrupt:
+        err_console.print(
+            "Import interrupted: every image imported so far is complete, none is half-stored. "
+            "Run the same command again to import the rest.",
+            markup=False,
+        )
+        raise typer.Exit(130) from None
     table = Table(title=f"import run {report.run_id}", title_justify="left")
     for col in ("breed", "stored", "duplicates", "refused"):
         table.add_column(col, justify="left" if col in ("breed", "refused") else "right")
     for slug, counts in report.counts.items():
         refused = {
-            k: v for k, v in sorted(counts.items()) if k != "stored" and k not in DUPLICATE_REASONS
+            k: v for k, v in sorted(counts.items()) if k != "stored" and k not in DUPLICATE_OUTCOMES
         }
-        dups = sum(counts[r] for r in DUPLICATE_REASONS)
+        dups = sum(counts[r] for r in DUPLICATE_OUTCOMES)
         table.add_row(slug, str(counts["stored"]), str(dups), _refused_text(refused))
     console.print(table)
     for name in report.unknown_folders:
