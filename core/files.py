@@ -1,20 +1,50 @@
-"""File writes that never leave half a file behind (a crash or Ctrl-C mid-write)."""
+"""File writes that never leave half a file behind (a crash, Ctrl-C or a full disk mid-write)."""
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from pathlib import Path
 
+from core.errors import BreedbenchError
+
+TEMP_PREFIX = ".tmp-"
+
+# Write failures the user fixes outside breedbench (free space, raise a quota, remount): one line
+# each, instead of a traceback.
+_STORAGE_FULL = {errno.ENOSPC: "disk full", errno.EROFS: "read-only file system"}
+if hasattr(errno, "EDQUOT"):  # not on Windows
+    _STORAGE_FULL[errno.EDQUOT] = "disk quota exceeded"
+
+
+def storage_error(exc: OSError, target: Path) -> BreedbenchError | None:
+    """The one-line error for a write to ``target`` that failed for lack of space (else None)."""
+    what = _STORAGE_FULL.get(exc.errno or 0)
+    if what is None:
+        return None
+    return BreedbenchError(
+        f"{what} while writing {target.name} in {target.parent}: free space there (or point "
+        "--data-dir elsewhere) and run the command again; nothing half-written was left behind"
+    )
+
 
 def atomic_write(target: Path, data: bytes) -> None:
-    """Write to a temporary file beside ``target``, then rename: readers never see half a file."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+    """Write to a temporary file beside ``target``, then rename: readers never see half a file.
+
+    On any failure the temporary file is removed and ``target`` is as it was; a full disk, an
+    exceeded quota or a read-only file system becomes a one-line ``BreedbenchError``.
+    """
+    tmp: str | None = None
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=TEMP_PREFIX)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and (friendly := storage_error(exc, target)) is not None:
+            raise friendly from exc
         raise

@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.urls import mask_url
+
 DEFAULT_DATA_DIR = Path("breedbench-data")
 DATABASE_FILENAME = "breedbench.db"
 
@@ -88,6 +90,18 @@ class Settings(BaseSettings):
         ge=1,
         description="Result pages read per source and query (Openverse allows 20 anonymously).",
     )
+    crawl_max_requests_per_source: int = Field(
+        default=2000,
+        ge=1,
+        description="Search requests (result pages) a crawl may send to one source, whatever "
+        "happens; reaching it stops that source for the crawl, and the crawl says so.",
+    )
+    crawl_max_bad_pages: int = Field(
+        default=3,
+        ge=1,
+        description="Unreadable result pages in a row (malformed answers) after which a source "
+        "stops searching for that breed.",
+    )
     crawl_timeout: float = Field(
         default=30.0, gt=0, description="Seconds before a single download is abandoned."
     )
@@ -99,6 +113,13 @@ class Settings(BaseSettings):
         ge=0,
         description="Longest Retry-After (seconds) the crawler waits on 429/503 before giving "
         "that request up.",
+    )
+    crawl_allow_hosts: str = Field(
+        default="",
+        description="Hosts the crawler may fetch images from although they are not public "
+        "addresses (a local look-alike, a private mirror), comma-separated host names, IP "
+        "addresses or CIDR ranges. Every other loopback, private, link-local or reserved address "
+        "is refused, on every redirect hop; the configured API URLs are always trusted.",
     )
 
     min_reviews: int = Field(
@@ -147,6 +168,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / DATABASE_FILENAME).resolve()}"
+
+    def display_database_url(self) -> str:
+        """The database URL in force as it may be printed: any password shown as ``***``."""
+        return mask_url(self.resolved_database_url())
 
     @property
     def store_dir(self) -> Path:

@@ -11,11 +11,14 @@ from pathlib import Path
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from alembic import command
 from core.errors import BreedbenchError
+from core.urls import scrub
+from db.engine import database_error
 
 ALEMBIC_DIR = Path(__file__).resolve().parent.parent / "alembic"
 
@@ -36,8 +39,8 @@ def current_revision(engine: Engine) -> str | None:
     try:
         with engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
-    except OperationalError as exc:
-        raise BreedbenchError(f"cannot open the database: {_first_line(exc)}") from exc
+    except DBAPIError as exc:  # cannot connect, or not a database / damaged
+        raise database_error(exc, engine, "open") from exc
 
 
 def check_not_newer(engine: Engine) -> str | None:
@@ -74,11 +77,12 @@ def ensure_current(engine: Engine) -> None:
 def _run(fn, engine: Engine) -> None:  # type: ignore[no-untyped-def]
     try:
         fn(alembic_config(engine))
-    except OperationalError as exc:
-        raise BreedbenchError(f"database migration failed: {_first_line(exc)}") from exc
-    except SQLAlchemyError as exc:
-        raise BreedbenchError(f"database migration failed: {_first_line(exc)}") from exc
+    except DBAPIError as exc:
+        raise database_error(exc, engine, "migrate") from exc
+    except (SQLAlchemyError, CommandError) as exc:  # CommandError: e.g. an unknown revision
+        line = scrub(_first_line(exc), engine.url.render_as_string(hide_password=False))
+        raise BreedbenchError(f"database migration failed: {line}") from exc
 
 
 def _first_line(exc: BaseException) -> str:
-    return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    return (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]

@@ -3,7 +3,8 @@
 Paths derive from the hash only (``originals/ab/cd/<sha256>``; ``thumbs/ab/<sha256>.jpg``), so no
 user-supplied text (a URL, a file name, a breed) ever becomes part of a path, and the same bytes
 are stored once however many breeds or crawls bring them. Files are written to a temporary name
-and renamed into place: a crawl stopped half-way leaves no half file.
+and renamed into place: a crawl stopped half-way, or a full disk, leaves no half file
+(``core.files.atomic_write``). ``db.fsck`` checks the store against the database.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ class ImageStoreProtocol(Protocol):
     def put(self, data: bytes) -> StoredFile: ...
 
     def put_thumbnail(self, sha256: str, img: PILImage.Image) -> str: ...
+
+    def put_with_thumbnail(self, data: bytes, img: PILImage.Image) -> StoredFile: ...
 
     def read(self, path: str) -> bytes: ...
 
@@ -84,6 +87,22 @@ class FileSystemImageStore:
         if not target.exists():
             atomic_write(target, thumbnail_jpeg(img))
         return rel
+
+    def put_with_thumbnail(self, data: bytes, img: PILImage.Image) -> StoredFile:
+        """Store ``data`` and its thumbnail (``img``: the decoded bytes) as a pair, or neither.
+
+        When the thumbnail cannot be written (a full disk, most often), an original this call
+        created is removed again, so no original is left without its thumbnail; one that was
+        already there stays, since a row may hold it.
+        """
+        stored = self.put(data)
+        try:
+            self.put_thumbnail(stored.sha256, img)
+        except BaseException:
+            if stored.created:
+                (self.root / stored.path).unlink(missing_ok=True)
+            raise
+        return stored
 
     def read(self, path: str) -> bytes:
         return self.absolute(path).read_bytes()

@@ -1,15 +1,18 @@
-"""``init``, ``breeds``, ``status`` and ``db upgrade|downgrade|current``."""
+"""``init``, ``breeds``, ``status``, ``fsck`` and ``db upgrade|downgrade|current``."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from breedbench.cli.common import console, new_app, open_db
 from core.errors import BreedbenchError
 from crawler.queries import choose_query, parse_mode
+from db import fsck as store_check
 from db import migrate, queries
 from db.seed import seed_breeds
 
@@ -24,7 +27,7 @@ def init(ctx: typer.Context) -> None:
         added = seed_breeds(s)
         n = queries.totals(s).breeds
     console.print(
-        f"Database ready at {db.settings.resolved_database_url()} "
+        f"Database ready at {db.settings.display_database_url()} "
         f"(schema {migrate.head_revision()}): {n} breeds, {added} added."
     )
 
@@ -90,7 +93,7 @@ def status(ctx: typer.Context) -> None:
     table.add_column("what")
     table.add_column("count", justify="right")
     for label, value in [
-        ("database", db.settings.resolved_database_url()),
+        ("database", db.settings.display_database_url()),
         ("breeds", t.breeds),
         ("images", t.images),
         ("accepted", f"{t.accepted} of {t.target} targeted"),
@@ -101,6 +104,78 @@ def status(ctx: typer.Context) -> None:
     ]:
         table.add_row(label, str(value))
     console.print(table)
+
+
+FSCK_EXAMPLES = 3  # problem paths shown per kind
+
+
+def fsck(
+    ctx: typer.Context,
+    repair: Annotated[
+        bool,
+        typer.Option(
+            "--repair",
+            help="Remove orphan and temporary files, make missing thumbnails again. Never "
+            "deletes a row, nor an original a row refers to.",
+        ),
+    ] = False,
+    quick: Annotated[
+        bool,
+        typer.Option(
+            "--quick",
+            help="Compare file sizes instead of hashing every original, and skip SQLite's "
+            "check of the database file (faster).",
+        ),
+    ] = False,
+) -> None:
+    """Check the image store against the database: orphan files, rows without files, hash
+    mismatches, missing thumbnails, leftover temporary files. Exit code 1 while problems remain.
+
+    Example: breedbench fsck --repair
+    """
+    db = open_db(ctx)
+    with db.session() as s:
+        report = store_check.check_store(s, db.store, repair=repair, verify=not quick)
+    checked = f"{report.verified} originals hashed" if not quick else "sizes compared"
+    console.print(
+        f"store {escape(str(report.store))}: {report.files} files, {report.rows} image rows, "
+        f"{checked}."
+    )
+    if report.recent:
+        console.print(
+            f"{report.recent} unreferenced files written in the last "
+            f"{store_check.GRACE_SECONDS / 60:.0f} minutes were left alone (a crawl or an import "
+            "may be writing them)."
+        )
+    if not report.problems:
+        console.print("No problems found.")
+        return
+    table = Table(title="problems")
+    table.add_column("problem")
+    for col in ("found", "repaired", "left"):
+        table.add_column(col, justify="right")
+    table.add_column("examples")
+    for kind, problems in report.by_kind().items():
+        left = [p for p in problems if not p.repaired]
+        shown = (left or problems)[:FSCK_EXAMPLES]
+        table.add_row(
+            kind.value,
+            str(len(problems)),
+            str(len(problems) - len(left)),
+            str(len(left)),
+            "\n".join(escape(p.path + (f" ({p.detail})" if p.detail else "")) for p in shown),
+        )
+    console.print(table)
+    remaining = report.by_kind_remaining()
+    for kind, left in remaining.items():
+        console.print(f"{escape(kind.value)} ({len(left)}): {escape(kind.advice)}")
+    if remaining:
+        repairable = sum(len(v) for k, v in remaining.items() if k.repairable and not repair)
+        hint = " (run with --repair)" if repairable else ""
+        n = sum(len(v) for v in remaining.values())
+        console.print(f"{n} problem{'s' if n != 1 else ''} left{hint}.")
+        raise typer.Exit(1)
+    console.print("All problems repaired.")
 
 
 db_app = new_app("Database schema: upgrade, downgrade, current revision.")
@@ -120,15 +195,27 @@ def db_upgrade(
     console.print(f"schema at {migrate.current_revision(db.engine)}")
 
 
-@db_app.command("downgrade")
+# "-1" reads as an unknown short option to Click: the command lets unknown options through as
+# its argument, and accepts only a negative number among them (alembic's relative revision).
+_RELATIVE = re.compile(r"-\d+")
+
+
+@db_app.command("downgrade", context_settings={"ignore_unknown_options": True})
 def db_downgrade(
     ctx: typer.Context,
-    revision: Annotated[str, typer.Argument(help="Target revision, e.g. -1 or base.")],
+    revision: Annotated[
+        str, typer.Argument(help="Target revision: -1 (one back), -2, ..., an id, or base.")
+    ],
 ) -> None:
     """Downgrade the schema (``base`` drops every table: all data is lost).
 
     Example: breedbench db downgrade -1
     """
+    if revision.startswith("-") and not _RELATIVE.fullmatch(revision):
+        raise typer.BadParameter(
+            f"{revision!r} is not a revision (e.g. -1, base or a revision id)",
+            param_hint="REVISION",
+        )
     db = open_db(ctx, upgrade=False)
     migrate.downgrade(db.engine, revision)
     console.print(f"schema at {migrate.current_revision(db.engine) or 'base (empty)'}")
@@ -151,4 +238,5 @@ def register(app: typer.Typer) -> None:
     app.command()(init)
     app.command()(breeds)
     app.command()(status)
+    app.command()(fsck)
     app.add_typer(db_app, name="db")

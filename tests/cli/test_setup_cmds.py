@@ -101,6 +101,7 @@ def test_breeds_shows_the_query_used_and_the_next_one(tmp_path: Path) -> None:
     from core.settings import Settings
     from db.database import open_database
     from db.images import ImageMeta, add_image
+    from db.provenance import Provenance
     from db.queries import breed_by_slug
     from tests.factories import jpeg_bytes
 
@@ -110,7 +111,9 @@ def test_breeds_shows_the_query_used_and_the_next_one(tmp_path: Path) -> None:
     with db.session() as s:
         vizsla = breed_by_slug(s, "vizsla")
         assert vizsla is not None
-        add_image(s, db.store, jpeg_bytes(seed=1), vizsla.id, ImageMeta("test", "vizsla dog"))
+        add_image(
+            s, db.store, jpeg_bytes(seed=1), vizsla.id, ImageMeta(Provenance("test", "vizsla dog"))
+        )
     db.dispose()
     runner_wide = CliRunner(env={"COLUMNS": "200"})
     result = runner_wide.invoke(app, [*base, "breeds", "--breed", "vizsla", "--breed", "boxer"])
@@ -132,3 +135,69 @@ def test_cli_start_imports_no_heavy_library() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+# Nothing listens on port 1 of the loopback: the connection is refused at once.
+SECRET_URL = "postgresql+psycopg://u:s3cret-pw@127.0.0.1:1/x"
+
+
+@pytest.mark.parametrize("command", ["init", "status", "breeds", "fsck"])
+def test_a_password_is_masked_when_the_database_cannot_be_reached(
+    tmp_path: Path, command: str
+) -> None:
+    code, out = run("--db", SECRET_URL, "--data-dir", str(tmp_path / "d"), command)
+    assert code == 1
+    assert "s3cret" not in out
+    assert out.startswith(
+        "Error: cannot open the database postgresql+psycopg://u:***@127.0.0.1:1/x"
+    )
+    assert out.count("\n") == 1
+
+
+def test_a_password_is_masked_in_an_unparsable_url(tmp_path: Path) -> None:
+    code, out = run("--db", "postgresql+psycopg://u:s3cret-pw@127.0.0.1:port/x", "status")
+    assert code == 1 and "is not valid" in out and "s3cret" not in out and "u:***@" in out
+
+
+def test_init_and_status_show_the_url_without_its_password(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    from sqlalchemy import make_url
+
+    url = make_url(postgres_url)
+    assert url.password, "the test server's URL carries a password"
+    wide = CliRunner(env={"COLUMNS": "300"})
+    for command in ("init", "status"):
+        result = wide.invoke(app, ["--db", postgres_url, "--data-dir", str(tmp_path), command])
+        assert result.exit_code == 0, result.output
+        assert f"{url.username}:***@{url.host}" in result.output
+        assert f":{url.password}@" not in result.output
+
+
+def test_downgrade_minus_one_as_the_readme_prints_it(tmp_path: Path) -> None:
+    from db import migrate
+
+    base = ["--db", str(tmp_path / "x.db"), "--data-dir", str(tmp_path / "d")]
+    assert run(*base, "init")[0] == 0
+    code, out = run(*base, "db", "downgrade", "-1")
+    assert code == 0, out
+    assert "schema at " in out and migrate.head_revision() not in out
+    code, out = run(*base, "db", "current")
+    assert "needs upgrade" in out
+    code, out = run(*base, "db", "downgrade", "--", "-1")  # the POSIX way works too
+    assert code == 0, out
+
+
+@pytest.mark.parametrize("revision", ["-x", "--force", "-1x"])
+def test_downgrade_refuses_an_unknown_option(tmp_path: Path, revision: str) -> None:
+    code, out = run("--db", str(tmp_path / "x.db"), "db", "downgrade", revision)
+    assert code == 2 and "is not a revision" in out
+    assert not (tmp_path / "x.db").exists()  # refused before the database was opened
+
+
+def test_downgrade_past_the_first_revision_is_one_line(tmp_path: Path) -> None:
+    base = ["--db", str(tmp_path / "x.db"), "--data-dir", str(tmp_path / "d")]
+    code, out = run(*base, "db", "downgrade", "-1")  # an empty database: nothing to undo
+    assert (
+        code == 1 and out.startswith("Error: database migration failed") and "Traceback" not in out
+    )
