@@ -22,8 +22,11 @@ from core.settings import Settings, load_settings
 from db.database import Database, open_database
 from evaluator.progress import ProgressSink
 
-console = Console()
-err_console = Console(stderr=True)
+# Names printed here come from outside (reviewers, model names, breed files, the network): Rich
+# markup and emoji codes are off, so `bo[/i]` prints as itself instead of crashing the command
+# after its work is done. Styling goes through Rich objects (Text, Table), never markup strings.
+console = Console(markup=False, emoji=False)
+err_console = Console(stderr=True, markup=False, emoji=False)
 
 
 class BreedbenchGroup(TyperGroup):
@@ -110,11 +113,11 @@ def progress_bar() -> Iterator[ProgressSink]:
     )
 
     bar = Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),  # the description names a model
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
-        console=Console(stderr=True),
+        console=Console(stderr=True, markup=False, emoji=False),
         transient=True,
     )
 

@@ -74,3 +74,16 @@ def test_reviewer_password_prints_a_secrets_line() -> None:
     assert stored.startswith("pbkdf2_sha256$600000$")  # today's work factor
     short = runner.invoke(app, ["reviewer-password", "ana"], input="short\nshort\n")
     assert short.exit_code == 1 and "at least 8 characters" in short.output
+
+
+def test_a_name_that_looks_like_markup_is_printed_as_itself(database: Database, add_images) -> None:
+    """`bo[/i]` once crashed the output after the decision was written, so a retrying script
+    recorded it twice: the decision is recorded once and the name printed literally."""
+    (a,) = add_images("boxer", 1)
+    code, out = _run(database, "decide", "--reviewer", "bo[/i]", "accept", str(a))
+    assert code == 0, out
+    assert "by bo[/i]:" in out
+    assert [(r.image_id, r.reviewer) for r in reviews_of(database)] == [(a, "bo[/i]")]
+    code, out = _run(database, "decide", "--reviewer", "[bold]:smile:", "reject", str(a))
+    assert code == 0, out
+    assert "by [bold]:smile:" in out
