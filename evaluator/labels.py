@@ -103,7 +103,18 @@ def _synset(label: str) -> str | None:
     return m.group(0) if m else None
 
 
+# What a class name is made of (ImageNet's "n02085620 Chihuahua", "german_shepherd", "St.
+# Bernard (dog)"). A line with anything else — ``root:$y$...`` from a spec pointing at a system
+# file — is counted in an error message, never quoted.
+LABEL_LIKE = re.compile(r"[\w .,'()/&+-]{1,80}")
+
+
 def _listing(items: list[str]) -> str:
-    shown = ", ".join(repr(i) for i in items[:MAX_LISTED])
-    more = len(items) - MAX_LISTED
-    return shown + (f" and {more} more" if more > 0 else "")
+    quotable = [i for i in items if LABEL_LIKE.fullmatch(i)]
+    shown = ", ".join(repr(i) for i in quotable[:MAX_LISTED])
+    more = len(quotable) - MAX_LISTED
+    hidden = len(items) - len(quotable)
+    listing = shown + (f" and {more} more" if more > 0 else "")
+    if hidden:
+        listing += f"{'; ' if shown else ''}{hidden} that do not look like class names (not shown)"
+    return listing

@@ -136,6 +136,36 @@ def test_label_files(tmp_path: Path) -> None:
         read_label_file(tmp_path / "l.txt")
 
 
+def test_a_label_file_must_be_a_regular_file_and_errors_never_quote_it(
+    database: Database, tmp_path: Path
+) -> None:
+    """A spec's labels.file pointing at a secret, a folder or a device learns nothing."""
+    secret = tmp_path / "shadow"
+    secret.write_text("root:$y$j9T$SECRETHASH:19000:0:99999:7:::\nana:$y$OTHERHASH:19000::::\n")
+    for column in ("breed", "x"):
+        with pytest.raises(BreedbenchError) as err:
+            read_label_file(secret, column)
+        assert "SECRETHASH" not in str(err.value) and "$y$" not in str(err.value)
+    with pytest.raises(BreedbenchError, match="is not a regular file"):
+        read_label_file(tmp_path)  # a folder (labels.file = ".")
+    with pytest.raises(BreedbenchError, match="is not a regular file"):
+        read_label_file(Path("/dev/zero"))  # would never end
+    big = tmp_path / "big.txt"
+    with big.open("wb") as fh:
+        fh.truncate(64 * 1024 * 1024)  # sparse: costs no disk
+    with pytest.raises(BreedbenchError, match="a label file is at most"):
+        read_label_file(big)
+    # Read as labels, a system file's lines match no breed: the error counts them, quotes none.
+    spec = ModelSpec.from_dict(
+        {"format": "tflite", "input": {"tensor": "x", "size": [8, 8]},
+         "output": {"tensor": "y"}, "labels": {"names": read_label_file(secret)}}
+    )  # fmt: skip
+    with database.session() as s, pytest.raises(BreedbenchError) as err:
+        build_label_map(s, spec)
+    assert "2 that do not look like class names" in str(err.value)
+    assert "SECRETHASH" not in str(err.value) and "OTHERHASH" not in str(err.value)
+
+
 IMAGENET_STYLE = [
     "n01440764 tench, Tinca tinca",
     "n02085620 Chihuahua",
