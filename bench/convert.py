@@ -31,6 +31,7 @@ from db.breeds import stanford_breeds  # noqa: E402
 from db.database import open_database  # noqa: E402
 from db.images import ImageMeta, add_image  # noqa: E402
 from db.models import Breed, Decision  # noqa: E402
+from db.provenance import Provenance  # noqa: E402
 from db.reviews import record_decision  # noqa: E402
 from db.seed import seed_breeds  # noqa: E402
 from evaluator.convert import ConversionRequest, convert_version  # noqa: E402
@@ -66,7 +67,11 @@ def main() -> None:
             for bid, _slug in breeds:
                 with db.session() as s:
                     row = add_image(
-                        s, db.store, photo_jpeg(k * 1000 + bid), bid, ImageMeta(source="bench")
+                        s,
+                        db.store,
+                        photo_jpeg(k * 1000 + bid),
+                        bid,
+                        ImageMeta(Provenance(source="bench")),
                     )
                     record_decision(s, row.id, "bench", Decision.ACCEPT)
         t_images = time.perf_counter() - t

@@ -73,13 +73,14 @@ def seed(db: Database, n_images: int, n_runs: int) -> list[int]:
         s.flush()
         parent = ModelVersion(
             model_id=model.id, version="1", format="frozen_pb", path="p", sha256="a" * 64,
-            size_bytes=96_300_000,
+            size_bytes=96_300_000, spec={"input": {"kind": "image"}},
         )  # fmt: skip
         s.add(parent)
         s.flush()
         child = ModelVersion(
             model_id=model.id, version="1-int8", format="tflite", path="c", sha256="b" * 64,
             size_bytes=30_700_000, parent_id=parent.id, conversion={"quantize": "int8"},
+            spec={"input": {"kind": "image"}},
         )  # fmt: skip
         s.add(child)
         s.flush()

@@ -40,6 +40,7 @@ from db.breeds import stanford_breeds  # noqa: E402
 from db.database import Database, open_database  # noqa: E402
 from db.images import ImageMeta, add_image  # noqa: E402
 from db.models import Breed, Decision, Image  # noqa: E402
+from db.provenance import Provenance  # noqa: E402
 from db.reviews import record_decision  # noqa: E402
 from db.seed import seed_breeds  # noqa: E402
 from evaluator.pipeline import evaluate  # noqa: E402
@@ -99,7 +100,11 @@ def fill(db: Database, n: int) -> None:
     for i in range(n):
         with db.session() as s:
             row = add_image(
-                s, db.store, photo_jpeg(i), ids[slugs[i % 120]], ImageMeta(source="bench")
+                s,
+                db.store,
+                photo_jpeg(i),
+                ids[slugs[i % 120]],
+                ImageMeta(Provenance(source="bench")),
             )
             record_decision(s, row.id, "bench", Decision.ACCEPT)
 

@@ -17,12 +17,11 @@ TensorFlow is imported inside the functions that need it.
 
 from __future__ import annotations
 
-import copy
 import re
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +39,7 @@ from evaluator.calibration import (
 from evaluator.labels import build_label_map
 from evaluator.registry import VersionInfo, get_version, list_versions, register_model
 from evaluator.runners.frozen_graph import parse_graph_def
-from evaluator.spec import ModelSpec, merge
+from evaluator.spec import InputSpec, ModelSpec
 
 QUANTIZE_MODES = ("none", "dynamic", "float16", "int8")
 IO_TYPES = ("float", "int8", "uint8")
@@ -91,53 +90,63 @@ class ConversionRequest:
 
 # Ops that pass values through unchanged as far as preprocessing is concerned.
 _PASS_THROUGH = {"Identity", "Cast", "ExpandDims", "Reshape", "Squeeze", "StopGradient"}
+_DECODERS = {"DecodeJpeg", "DecodeImage"}
 _AFFINE = {"Sub", "Add", "AddV2", "BiasAdd", "Mul", "RealDiv", "Div"}
 
 
-@dataclass
+def _per_channel(value: Any) -> np.ndarray:
+    """A scalar or per-channel value as three floats (read-only: never changed in place)."""
+    return np.broadcast_to(np.asarray(value, dtype=float).reshape(-1), (3,))
+
+
+@dataclass(frozen=True, eq=False)
 class _Affine:
     """Per-channel ``x * scale + offset``, composed op by op along the traced path."""
 
-    scale: np.ndarray = field(default_factory=lambda: np.ones(3))
-    offset: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    scale: np.ndarray
+    offset: np.ndarray
 
     @classmethod
-    def from_input_spec(cls, inp: dict[str, Any]) -> _Affine:
-        if "mean" in inp or "std" in inp:
-            mean = np.broadcast_to(np.asarray(inp.get("mean", 0.0), dtype=float), (3,))
-            std = np.broadcast_to(np.asarray(inp.get("std", 1.0), dtype=float), (3,))
+    def of(cls, inp: InputSpec) -> _Affine:
+        """What the spec's own normalisation does to a pixel (mean/std or scale/offset)."""
+        if inp.mean is not None or inp.std is not None:
+            mean = _per_channel(0.0 if inp.mean is None else inp.mean)
+            std = _per_channel(1.0 if inp.std is None else inp.std)
             return cls(1.0 / std, -mean / std)
-        scale = np.broadcast_to(np.asarray(inp.get("scale", 1.0), dtype=float), (3,))
-        offset = np.broadcast_to(np.asarray(inp.get("offset", 0.0), dtype=float), (3,))
-        return cls(scale.copy(), offset.copy())
+        scale = _per_channel(1.0 if inp.scale is None else inp.scale)
+        offset = _per_channel(0.0 if inp.offset is None else inp.offset)
+        return cls(scale, offset)
 
-    def then(self, op: str, const: np.ndarray, const_first: bool) -> None:
-        c = np.broadcast_to(np.asarray(const, dtype=float).reshape(-1), (3,))
+    def then(self, op: str, const: np.ndarray, const_first: bool) -> _Affine:
+        """This affine followed by ``op`` with a constant; ``ValueError`` when the result is not
+        affine (a constant divided by the pixel)."""
+        c = _per_channel(const)
         if op == "Sub" and const_first:  # c - x
-            self.scale, self.offset = -self.scale, c - self.offset
-        elif op == "Sub":
-            self.offset = self.offset - c
-        elif op in ("Add", "AddV2", "BiasAdd"):
-            self.offset = self.offset + c
-        elif op == "Mul":
-            self.scale, self.offset = self.scale * c, self.offset * c
-        elif const_first:  # c / x is not affine
+            return _Affine(-self.scale, c - self.offset)
+        if op == "Sub":
+            return _Affine(self.scale, self.offset - c)
+        if op in ("Add", "AddV2", "BiasAdd"):
+            return _Affine(self.scale, self.offset + c)
+        if op == "Mul":
+            return _Affine(self.scale * c, self.offset * c)
+        if const_first:  # c / x is not affine
             raise ValueError(op)
-        else:
-            self.scale, self.offset = self.scale / c, self.offset / c
+        return _Affine(self.scale / c, self.offset / c)
 
-    def write(self, inp: dict[str, Any]) -> None:
-        had = any(key in inp for key in ("scale", "offset", "mean", "std"))
-        for key in ("scale", "offset", "mean", "std"):
-            inp.pop(key, None)
+    def written_into(self, inp: InputSpec) -> InputSpec:
+        """``inp`` normalising as this affine does: one ``scale``/``offset`` when the channels
+        agree, else ``mean``/``std``; none at all when the spec had none and the path added none."""
+        had = any(v is not None for v in (inp.scale, inp.offset, inp.mean, inp.std))
+        bare = replace(inp, scale=None, offset=None, mean=None, std=None)
         if not had and np.allclose(self.scale, 1.0) and np.allclose(self.offset, 0.0):
-            return
+            return bare
         if np.allclose(self.scale, self.scale[0]) and np.allclose(self.offset, self.offset[0]):
-            inp["scale"] = _clean(self.scale[0])
-            inp["offset"] = _clean(self.offset[0])
-        else:
-            inp["mean"] = [_clean(v) for v in -self.offset / self.scale]
-            inp["std"] = [_clean(v) for v in 1.0 / self.scale]
+            return replace(bare, scale=_clean(self.scale[0]), offset=_clean(self.offset[0]))
+        return replace(
+            bare,
+            mean=tuple(_clean(v) for v in -self.offset / self.scale),
+            std=tuple(_clean(v) for v in 1.0 / self.scale),
+        )
 
 
 def _clean(v: float) -> float:
@@ -163,8 +172,8 @@ def _const_value(nodes: dict[str, Any], name: str) -> np.ndarray | None:
     return tensor_util.MakeNdarray(node.attr["value"].tensor)
 
 
-def derive_input_spec(graph_def: Any, parent_spec: dict[str, Any], cut: str) -> dict[str, Any]:
-    """The parent's ``[input]`` section rewritten for a model that starts at tensor ``cut``.
+def derive_input_spec(graph_def: Any, parent: InputSpec, cut: str) -> InputSpec:
+    """The parent's input rewritten for a model that starts at tensor ``cut``.
 
     Walks from ``cut`` back to the parent's input through the graph's data inputs and composes
     what those ops do: ``ResizeBilinear`` fixes the size (``tf_bilinear``), ``Sub``/``Add``/``Mul``
@@ -172,11 +181,25 @@ def derive_input_spec(graph_def: Any, parent_spec: dict[str, Any], cut: str) -> 
     change nothing. An op it cannot describe stops it with a message naming the op.
     """
     nodes = {n.name: n for n in graph_def.node}
-    inp = copy.deepcopy(parent_spec.get("input", {}))
-    start = node_name(str(inp.get("tensor", "")))
-    cut = node_name(cut)
+    start, cut = node_name(parent.tensor or ""), node_name(cut)
+    inp, affine = parent, _Affine.of(parent)
+    for node in trace_path(nodes, start, cut):
+        if node.op in _PASS_THROUGH:
+            continue
+        if node.op in _DECODERS:
+            inp = through_decoder(node, inp)
+        elif node.op == "ResizeBilinear":
+            inp = through_resize(node, nodes, inp)
+        else:
+            affine = through_arithmetic(node, nodes, affine, start, cut)
+    return replace(affine.written_into(inp), tensor=cut)
+
+
+def trace_path(nodes: dict[str, Any], start: str, cut: str) -> list[Any]:
+    """The ops from ``start`` (left out) to ``cut`` in the order data flows, found by following
+    each op's first input that is not a constant back from ``cut``."""
     if cut not in nodes:
-        raise BreedbenchError(f"no tensor {cut!r} in the graph; {_describe_inputs(graph_def)}")
+        raise BreedbenchError(f"no tensor {cut!r} in the graph; {_describe_inputs(nodes)}")
     path: list[Any] = []
     name = cut
     while name != start:
@@ -194,53 +217,57 @@ def derive_input_spec(graph_def: Any, parent_spec: dict[str, Any], cut: str) -> 
             )
         name = data_inputs[0]
     path.reverse()
+    return path
 
-    affine = _Affine.from_input_spec(inp)
-    for node in path:
-        op = node.op
-        if op in _PASS_THROUGH:
-            continue
-        if op == "DecodeJpeg" or op == "DecodeImage":
-            if inp.get("kind") != "jpeg_bytes":
-                raise BreedbenchError(
-                    f"op {node.name} ({op}) decodes JPEG bytes, but the parent's "
-                    "input is not JPEG bytes"
-                )
-            inp["kind"] = "image"
-            continue
-        if op == "ResizeBilinear":
-            if node.attr["align_corners"].b or node.attr["half_pixel_centers"].b:
-                raise BreedbenchError(
-                    f"op {node.name} resizes with align_corners/half_pixel_centers, which the spec "
-                    "cannot describe: give the derived spec with --spec"
-                )
-            size = _const_value(nodes, node_name(node.input[1]))
-            if size is None:
-                raise BreedbenchError(f"op {node.name} resizes to a size that is not a constant")
-            inp["kind"] = "tensor"
-            inp["size"] = [int(size[0]), int(size[1])]
-            inp["resize"] = "tf_bilinear"
-            inp.pop("resize_shorter", None)
-            continue
-        if op in _AFFINE:
-            consts = [
-                (pos, _const_value(nodes, node_name(i))) for pos, i in enumerate(node.input[:2])
-            ]
-            const = [(pos, v) for pos, v in consts if v is not None]
-            if len(const) == 1 and const[0][1].size in (1, 3):
-                try:
-                    affine.then(op, const[0][1], const_first=const[0][0] == 0)
-                    continue
-                except ValueError:
-                    pass
+
+def through_decoder(node: Any, inp: InputSpec) -> InputSpec:
+    """After a JPEG decoder the model takes a decoded image, if it took JPEG bytes before."""
+    if inp.kind != "jpeg_bytes":
         raise BreedbenchError(
-            f"cannot derive the preprocessing across op {node.name} ({op}) between "
-            f"{start!r} and {cut!r}: choose an --input before it, or give the derived spec "
-            "with --spec"
+            f"op {node.name} ({node.op}) decodes JPEG bytes, but the parent's "
+            "input is not JPEG bytes"
         )
-    affine.write(inp)
-    inp["tensor"] = cut
-    return inp
+    return replace(inp, kind="image")
+
+
+def through_resize(node: Any, nodes: dict[str, Any], inp: InputSpec) -> InputSpec:
+    """After ``ResizeBilinear`` to a constant size the model takes a tensor of that size,
+    resized TensorFlow's way (the only resize the spec can say exactly)."""
+    if node.attr["align_corners"].b or node.attr["half_pixel_centers"].b:
+        raise BreedbenchError(
+            f"op {node.name} resizes with align_corners/half_pixel_centers, which the spec "
+            "cannot describe: give the derived spec with --spec"
+        )
+    size = _const_value(nodes, node_name(node.input[1]))
+    if size is None:
+        raise BreedbenchError(f"op {node.name} resizes to a size that is not a constant")
+    return replace(
+        inp,
+        kind="tensor",
+        size=(int(size[0]), int(size[1])),
+        resize="tf_bilinear",
+        resize_shorter=None,
+    )
+
+
+def through_arithmetic(
+    node: Any, nodes: dict[str, Any], affine: _Affine, start: str, cut: str
+) -> _Affine:
+    """``affine`` followed by the op's arithmetic with one constant (a scalar or one value per
+    channel); any other op is one the spec cannot describe."""
+    if node.op in _AFFINE:
+        consts = [(pos, _const_value(nodes, node_name(i))) for pos, i in enumerate(node.input[:2])]
+        const = [(pos, v) for pos, v in consts if v is not None]
+        if len(const) == 1 and const[0][1].size in (1, 3):
+            try:
+                return affine.then(node.op, const[0][1], const_first=const[0][0] == 0)
+            except ValueError:
+                pass
+    raise BreedbenchError(
+        f"cannot derive the preprocessing across op {node.name} ({node.op}) between "
+        f"{start!r} and {cut!r}: choose an --input before it, or give the derived spec "
+        "with --spec"
+    )
 
 
 def _downstream(nodes: dict[str, Any], start: str) -> str:
@@ -248,11 +275,11 @@ def _downstream(nodes: dict[str, Any], start: str) -> str:
     return ", ".join(after[:3]) or start
 
 
-def _describe_inputs(graph_def: Any) -> str:
+def _describe_inputs(nodes: dict[str, Any]) -> str:
     """Placeholders and the first ops after them: where a conversion can sensibly start."""
-    placeholders = [n.name for n in graph_def.node if n.op == "Placeholder"]
+    placeholders = [n.name for n in nodes.values() if n.op == "Placeholder"]
     chain = [
-        f"{n.name} ({n.op})" for n in graph_def.node if n.op not in ("Const", "Placeholder", "NoOp")
+        f"{n.name} ({n.op})" for n in nodes.values() if n.op not in ("Const", "Placeholder", "NoOp")
     ][:8]
     return f"inputs: {', '.join(placeholders) or 'none'}; first ops: {', '.join(chain)}"
 
@@ -434,16 +461,15 @@ def inspect_tflite(data: bytes) -> TfliteIO:
     )
 
 
-def derive_spec(
-    parent_spec: dict[str, Any], new_input: dict[str, Any], io: TfliteIO
-) -> dict[str, Any]:
-    """The converted version's spec: the parent's labels and activation, the new input
-    preprocessing, and the tensor names as LiteRT reports them."""
-    spec = copy.deepcopy(parent_spec)
-    spec["format"] = "tflite"
-    spec["input"] = {**new_input, "tensor": io.input_name}
-    spec["output"] = {**spec.get("output", {}), "tensor": io.output_name}
-    return spec
+def converted_spec(draft: ModelSpec, io: TfliteIO) -> ModelSpec:
+    """The converted version's spec: the draft (the parent's labels and activation, the new
+    input preprocessing) with the tensor names as LiteRT reports them."""
+    return replace(
+        draft,
+        format="tflite",
+        input=replace(draft.input, tensor=io.input_name),
+        output=replace(draft.output, tensor=io.output_name),
+    )
 
 
 def read_graph_def(path: Path) -> Any:
@@ -478,6 +504,27 @@ class ConversionResult:
         return self.version.size_bytes / max(1, self.parent.size_bytes)
 
 
+@dataclass(frozen=True)
+class ConversionPlan:
+    """A request checked against its parent, before the converter runs: what to convert, the
+    new version's name, and the spec the converted model is fed by (``draft``: its tensor names
+    are the parent's until the converted file says what LiteRT calls them)."""
+
+    parent: VersionInfo
+    version_name: str
+    source: ConversionSource
+    draft: ModelSpec
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The images that calibrate a full-integer conversion, and the converter's feed of them
+    (none for the other modes)."""
+
+    images: CalibrationSet = field(default_factory=lambda: CalibrationSet([], {}))
+    representative: RepresentativeDataset | None = None
+
+
 def default_version_name(parent_version: str, request: ConversionRequest) -> str:
     """``v1`` → ``v1-int8-uint8io``: readable, and distinct per setting."""
     name = f"{parent_version}-{request.quantize}"
@@ -498,9 +545,57 @@ def convert_version(
 ) -> ConversionResult:
     """Convert the version ``ref`` (``NAME:VERSION``) and register the result as a new version
     of the same model, with its parent, the conversion settings and its derived spec."""
+    plan = plan_conversion(db, ref, request, new_version=new_version, spec_override=spec_override)
+    started = time.perf_counter()
+    calibration = calibrate(db, plan, request)
+    calibration_seconds = time.perf_counter() - started
+    data = convert_to_tflite(plan.source, request, calibration.representative)
+    seconds = time.perf_counter() - started
+    io = inspect_tflite(data)
+    conversion = conversion_record(
+        plan, request, io, calibration.images, seconds, calibration_seconds
+    )
+    version = record_version(
+        db, plan, data, converted_spec(plan.draft, io), conversion, calibration.images
+    )
+    return ConversionResult(
+        parent=plan.parent,
+        version=version,
+        seconds=seconds,
+        calibration_images=len(calibration.images),
+        calibration_breeds=calibration.images.breeds,
+        calibration_seconds=calibration_seconds,
+    )
+
+
+def plan_conversion(
+    db: Database,
+    ref: str,
+    request: ConversionRequest,
+    *,
+    new_version: str | None = None,
+    spec_override: dict[str, Any] | None = None,
+) -> ConversionPlan:
+    """Every refusal that needs no converter, in the order a person fixes them: the request
+    itself, a parent that cannot be converted so, a version name already taken, an input the
+    derivation cannot follow, an override that is no valid spec."""
     request.validate()
     with db.session() as s:
         parent = get_version(s, ref)
+    check_convertible(parent, request)
+    version_name = new_version or default_version_name(parent.version, request)
+    with db.session() as s:
+        if any(v.version == version_name for v in list_versions(s, parent.model_name)):
+            raise BreedbenchError(
+                f"{parent.model_name}:{version_name} is already registered: choose --version"
+            )
+    source, new_input = _source_and_input(parent, parent.file(db.settings), request)
+    draft = draft_spec(parent.spec, new_input, spec_override)
+    return ConversionPlan(parent, version_name, source, draft)
+
+
+def check_convertible(parent: VersionInfo, request: ConversionRequest) -> None:
+    """A ``.tflite`` is converted already; ``--input`` names a tensor of a frozen graph only."""
     if parent.format == "tflite":
         raise BreedbenchError(
             f"{parent.ref} is already a .tflite model: convert the model it came from "
@@ -511,50 +606,57 @@ def convert_version(
             f"--input chooses a tensor inside a frozen graph; {parent.ref} is a {parent.format} "
             "model and is converted from its signature"
         )
-    version_name = new_version or default_version_name(parent.version, request)
-    with db.session() as s:
-        if any(v.version == version_name for v in list_versions(s, parent.model_name)):
-            raise BreedbenchError(
-                f"{parent.model_name}:{version_name} is already registered: choose --version"
-            )
-    path = parent.file(db.settings)
-    source, new_input = _source_and_input(parent, path, request)
-    draft = copy.deepcopy(parent.spec)
-    draft["input"] = new_input
-    draft["format"] = "tflite"
-    if spec_override:
-        draft = merge(draft, spec_override)
-    draft_spec = ModelSpec.from_dict(draft)
 
-    calibration = CalibrationSet([], {})
-    representative = None
-    started = time.perf_counter()
-    calibration_seconds = 0.0
-    if request.needs_calibration:
-        with db.session() as s:
-            label_map = build_label_map(s, draft_spec)
-            breeds = {b for b in label_map.breed_ids if b is not None}
-            calibration = select_calibration_images(
-                s, request.calibration, seed=request.seed, breed_ids=breeds
-            )
-        used, inputs = preprocess_images(db, calibration.image_ids, draft_spec.input)
-        calibration = calibration.only(used)
-        # A batch dimension for NHWC inputs (a SavedModel or Keras signature is [None, H, W, 3]).
-        rank = len(source.input_shape) if source.input_shape else None
-        if rank is None and draft_spec.input.kind == "tensor":
-            rank = 4
-        representative = representative_dataset(inputs, rank)
-    calibration_seconds = time.perf_counter() - started
-    data = convert_to_tflite(source, request, representative)
-    seconds = time.perf_counter() - started
-    io = inspect_tflite(data)
-    spec = derive_spec(draft, draft["input"], io)
+
+def draft_spec(
+    parent: ModelSpec, new_input: InputSpec, override: dict[str, Any] | None = None
+) -> ModelSpec:
+    """The parent's spec for a ``.tflite`` that starts at ``new_input``, with a person's
+    ``override`` (a partial spec) on top: it wins over anything derived."""
+    draft = replace(parent, format="tflite", input=new_input)
+    return draft.with_overrides(override) if override else draft
+
+
+def calibrate(db: Database, plan: ConversionPlan, request: ConversionRequest) -> Calibration:
+    """For ``--quantize int8``: accepted images of the breeds the model predicts, preprocessed as
+    the draft spec feeds the converted model (an image that no longer decodes is left out)."""
+    if not request.needs_calibration:
+        return Calibration()
+    with db.session() as s:
+        label_map = build_label_map(s, plan.draft)
+        breeds = {b for b in label_map.breed_ids if b is not None}
+        chosen = select_calibration_images(
+            s, request.calibration, seed=request.seed, breed_ids=breeds
+        )
+    used, inputs = preprocess_images(db, chosen.image_ids, plan.draft.input)
+    rank = input_rank(plan.source, plan.draft.input)
+    return Calibration(chosen.only(used), representative_dataset(inputs, rank))
+
+
+def input_rank(source: ConversionSource, inp: InputSpec) -> int | None:
+    """The rank of the converted model's input: the cut tensor's when its shape is known, else 4
+    for an NHWC tensor (a SavedModel or Keras signature is ``[None, H, W, 3]``)."""
+    if source.input_shape:
+        return len(source.input_shape)
+    return 4 if inp.kind == "tensor" else None
+
+
+def conversion_record(
+    plan: ConversionPlan,
+    request: ConversionRequest,
+    io: TfliteIO,
+    calibration: CalibrationSet,
+    seconds: float,
+    calibration_seconds: float,
+) -> dict[str, Any]:
+    """What the new version stores in ``conversion``: the request as given, what was derived
+    from it, and what the converter produced."""
     conversion = {
         **request.to_json(),
-        "input": source.input_node,
-        "output": source.output_node,
-        "source_format": parent.format,
-        "parent": parent.ref,
+        "input": plan.source.input_node,
+        "output": plan.source.output_node,
+        "source_format": plan.parent.format,
+        "parent": plan.parent.ref,
         "tflite_io": io.to_json(),
         "seconds": round(seconds, 3),
         "tensorflow": _tf_version(),
@@ -563,15 +665,28 @@ def convert_version(
         conversion["calibration_images"] = len(calibration)
         conversion["calibration_breeds"] = calibration.breeds
         conversion["calibration_seconds"] = round(calibration_seconds, 3)
+    return conversion
+
+
+def record_version(
+    db: Database,
+    plan: ConversionPlan,
+    data: bytes,
+    spec: ModelSpec,
+    conversion: dict[str, Any],
+    calibration: CalibrationSet,
+) -> VersionInfo:
+    """Register the converted bytes as the new version of the parent's model (the registry
+    checks the file against ``spec`` like any other model), then which images calibrated it."""
     tmp = write_tflite(data)
     try:
         version = register_model(
             db,
             tmp,
-            parent.model_name,
-            version_name,
-            ModelSpec.from_dict(spec),
-            parent_id=parent.id,
+            plan.parent.model_name,
+            plan.version_name,
+            spec,
+            parent_id=plan.parent.id,
             conversion=conversion,
         )
     finally:
@@ -579,39 +694,32 @@ def convert_version(
     if calibration.image_ids:
         with db.session() as s:
             record_calibration(s, version.id, calibration.image_ids)
-    return ConversionResult(
-        parent=parent,
-        version=version,
-        seconds=seconds,
-        calibration_images=len(calibration),
-        calibration_breeds=calibration.breeds,
-        calibration_seconds=calibration_seconds,
-    )
+    return version
 
 
 def _source_and_input(
     parent: VersionInfo, path: Path, request: ConversionRequest
-) -> tuple[ConversionSource, dict[str, Any]]:
+) -> tuple[ConversionSource, InputSpec]:
     """Where the converted model starts, and what its input then expects."""
     if parent.format != "frozen_pb":
-        return ConversionSource(parent.format, path), copy.deepcopy(parent.spec.get("input", {}))
+        return ConversionSource(parent.format, path), parent.spec.input
     graph_def = read_graph_def(path)
-    parent_input = str(parent.spec.get("input", {}).get("tensor", ""))
-    cut = node_name(request.input_tensor or parent_input)
-    new_input = derive_input_spec(graph_def, parent.spec, cut)
-    affine_free = (
-        all(new_input.get(k, d) == d for k, d in (("scale", 1.0), ("offset", 0.0)))
-        and "mean" not in new_input
-    )
-    if new_input.get("kind") == "image" and not affine_free:
+    cut = node_name(request.input_tensor or parent.spec.input.tensor or "")
+    new_input = derive_input_spec(graph_def, parent.spec.input, cut)
+    if new_input.kind == "image" and not _affine_free(new_input):
         raise BreedbenchError(
             f"the model would start at {cut!r}, after a normalisation but before the resize: "
             "an image of any size cannot be normalised by the spec; choose an --input after "
             "the resize (e.g. Sub)"
         )
-    output = node_name(str(parent.spec.get("output", {}).get("tensor", "")))
+    output = node_name(parent.spec.output.tensor or "")
     shape = static_input_shape(graph_def, cut)
     return ConversionSource("frozen_pb", path, cut, output, shape), new_input
+
+
+def _affine_free(inp: InputSpec) -> bool:
+    """The input is fed as it comes: no scaling, no offset, no mean/std."""
+    return inp.scale in (None, 1.0) and inp.offset in (None, 0.0) and inp.mean is None
 
 
 def _tf_version() -> str:

@@ -3,9 +3,10 @@
 ``register_model`` refuses what it cannot evaluate before anything is written: a file that is no
 model (or a truncated one), a GraphDef with file-system or Python ops (unless allowed), a spec
 whose tensor names are not in the model (the error lists the real inputs and outputs), labels
-that match no breed, an output size that disagrees with the labels. The file is then copied to
+that match no breed, an output size that disagrees with the labels. The format's own runner
+module checks the file (``evaluator.runners.check_model_file``). The file is then copied to
 ``<data dir>/models/<sha256>.<ext>`` (the same bytes are stored once) and the version row
-written.
+written, its spec as ``ModelSpec.to_dict`` gives it.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from core.settings import Settings
 from db.database import Database
 from db.models import Model, ModelVersion
 from evaluator.labels import build_label_map
+from evaluator.runners import check_model_file
 from evaluator.spec import ModelSpec
 
 TFLITE_IDENTIFIER = b"TFL3"
@@ -44,7 +46,7 @@ class VersionInfo:
     path: str  # as stored: relative to the data dir
     sha256: str
     size_bytes: int
-    spec: dict[str, Any]
+    spec: ModelSpec
     parent_id: int | None
     conversion: dict[str, Any] | None
     created_at: datetime
@@ -53,15 +55,19 @@ class VersionInfo:
     def ref(self) -> str:
         return f"{self.model_name}:{self.version}"
 
-    def model_spec(self) -> ModelSpec:
-        return ModelSpec.from_dict(self.spec)
-
     def file(self, settings: Settings) -> Path:
         p = Path(self.path)
         return p if p.is_absolute() else settings.data_dir / p
 
 
 def version_info(model: Model, v: ModelVersion) -> VersionInfo:
+    """The row as the rest of the code sees it: the stored JSON spec read back once, here."""
+    try:
+        spec = ModelSpec.from_dict(v.spec or {})
+    except BreedbenchError as exc:
+        raise BreedbenchError(
+            f"the stored spec of {model.name}:{v.version} is invalid: {exc}"
+        ) from None
     return VersionInfo(
         id=v.id,
         model_id=model.id,
@@ -71,7 +77,7 @@ def version_info(model: Model, v: ModelVersion) -> VersionInfo:
         path=v.path,
         sha256=v.sha256,
         size_bytes=v.size_bytes,
-        spec=dict(v.spec or {}),
+        spec=spec,
         parent_id=v.parent_id,
         conversion=v.conversion,
         created_at=v.created_at,
@@ -127,80 +133,6 @@ def _size(path: Path) -> int:
     return path.stat().st_size
 
 
-# --- checks -------------------------------------------------------------------------------------
-
-
-def check_model(
-    path: Path, fmt: str, spec: ModelSpec, n_labels: int, *, allow_unsafe_ops: bool = False
-) -> None:
-    """Refuse what cannot be evaluated as specified; cheap (no inference for ``.pb``)."""
-    if fmt == "frozen_pb":
-        _check_frozen_pb(path, spec, allow_unsafe_ops)
-    elif fmt == "tflite":
-        _check_tflite(path, spec, n_labels)
-
-
-def _check_frozen_pb(path: Path, spec: ModelSpec, allow_unsafe_ops: bool) -> None:
-    from evaluator.runners import frozen_graph as fg
-
-    gd = fg.parse_graph_def(path.read_bytes())
-    bad = fg.unsafe_ops(gd)
-    if bad and not allow_unsafe_ops:
-        raise BreedbenchError(
-            f"{path} contains ops that read or write files or run Python: {', '.join(bad)}. "
-            "Refused: a model should only compute. Pass --allow-unsafe-ops if you trust it"
-        )
-    if not spec.input.tensor or not spec.output.tensor:
-        raise BreedbenchError(
-            f"the spec of a frozen graph needs input.tensor and output.tensor; {fg.describe_io(gd)}"
-        )
-    fg.check_tensor_names(gd, [spec.input.tensor, spec.output.tensor], str(path))
-    name = spec.input.tensor.split(":")[0]
-    for node in gd.node:
-        if node.name == name and node.op == "Placeholder":
-            _check_size(spec, fg._shape(node), spec.input.tensor)
-
-
-def _check_size(spec: ModelSpec, shape: list[int | None] | None, tensor: str) -> None:
-    """A fixed NHWC input must be the spec's size: say both instead of failing mid-run."""
-    size = spec.input.size
-    if spec.input.kind != "tensor" or size is None or shape is None or len(shape) != 4:
-        return
-    h, w = shape[1], shape[2]
-    if h is not None and w is not None and h > 0 and w > 0 and (h, w) != tuple(size):
-        raise BreedbenchError(
-            f"the model's input {tensor} takes {h}×{w} images but the spec says "
-            f"input.size = [{size[0]}, {size[1]}]"
-        )
-
-
-def _check_tflite(path: Path, spec: ModelSpec, n_labels: int) -> None:
-    import numpy as np
-
-    from evaluator.runners import litert
-    from evaluator.runners.base import check_dtype
-
-    interp = litert.open_interpreter(path)
-    try:
-        interp.allocate_tensors()
-    except (ValueError, RuntimeError) as exc:
-        raise BreedbenchError(f"{path}: LiteRT cannot prepare the model: {exc}") from None
-    inp = litert.find_detail(interp.get_input_details(), spec.input.tensor, interp, "input")
-    out = litert.find_detail(interp.get_output_details(), spec.output.tensor, interp, "output")
-    check_dtype(spec.input.dtype, np.dtype(inp["dtype"]).name, inp["name"])
-    signature = inp.get("shape_signature", inp["shape"])
-    _check_size(spec, [None if int(d) < 0 else int(d) for d in signature], inp["name"])
-    shape = [int(d) for d in out["shape"]]
-    in_shape = [int(d) for d in inp["shape"]]
-    in_batch = in_shape[0] if len(in_shape) == 4 and in_shape[0] > 0 else 1
-    per_image = int(np.prod(shape)) // in_batch
-    if per_image != n_labels:
-        raise BreedbenchError(
-            f"the model's output {out['name']} has {per_image} values per image "
-            f"(shape {shape}) but the labels list {n_labels} classes"
-        )
-
-
 # --- registering ----------------------------------------------------------------------------
 
 
@@ -226,8 +158,10 @@ def register_model(
     with db.session() as s:
         if _find_version(s, name, version) is not None:
             raise BreedbenchError(f"{name}:{version} is already registered")
-        label_map = build_label_map(s, spec)
-    check_model(path, fmt, spec, len(label_map.labels), allow_unsafe_ops=allow_unsafe_ops)
+        build_label_map(s, spec)  # labels that match no breed are refused here
+    problems = check_model_file(path, fmt, spec, allow_unsafe_ops=allow_unsafe_ops)
+    if problems:
+        raise BreedbenchError("; ".join(problems))
     digest = file_sha256(path)
     rel = _copy_into_store(path, db.settings, digest, fmt)
     stored = {**spec.to_dict(), "format": fmt}

@@ -1,7 +1,8 @@
 """The model spec: how to feed a model file and how to read its output.
 
 Written by people as TOML (``--spec``), or taken from a preset (``--preset``), and stored with
-the version (``model_versions.spec``) as a plain dict that ``ModelSpec.from_dict`` reads back.
+the version (``model_versions.spec``) as the dict ``ModelSpec.to_dict`` writes and
+``ModelSpec.from_dict`` reads back: past that edge, code sees only the typed ``ModelSpec``.
 The labels are copied into the spec (``labels.names``) at registration, so a stored version never
 depends on a file that may move. Every mistake is a ``BreedbenchError`` naming the key to fix.
 
@@ -117,6 +118,11 @@ class ModelSpec:
     def to_dict(self) -> dict[str, Any]:
         """The JSON/TOML-able form stored in ``model_versions.spec`` (None values left out)."""
         return _drop_none(asdict(self))
+
+    def with_overrides(self, override: dict[str, Any]) -> ModelSpec:
+        """``override`` (a partial spec as a TOML gives it) on top, table by table, checked like
+        any spec: a person can fix what a derivation got wrong without restating the rest."""
+        return ModelSpec.from_dict(merge(self.to_dict(), override))
 
     @property
     def class_labels(self) -> list[str]:

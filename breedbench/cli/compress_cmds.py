@@ -13,7 +13,7 @@ from rich.table import Table
 from breedbench.cli.common import console, err_console, open_db
 from evaluator.convert import IO_TYPES, QUANTIZE_MODES, ConversionRequest, convert_version
 from evaluator.parity import MAX_DISAGREEMENTS_SHOWN, ParityResult, run_parity
-from evaluator.spec import read_spec_file
+from evaluator.spec import InputSpec, read_spec_file
 from evaluator.tradeoff import TradeoffRow, tradeoff_rows, write_plot
 
 WIDE_TABLE = 170
@@ -109,13 +109,13 @@ def convert(
     with err_console.status(f"Converting {ref} ({quantize})..."):
         result = convert_version(db, ref, request, new_version=version, spec_override=override)
     v = result.version
-    inp = v.spec.get("input", {})
+    inp = v.spec.input
     io_info = (v.conversion or {}).get("tflite_io", {})
     lines = [
         f"Registered {v.ref} (parent {result.parent.ref}): {_mb(v.size_bytes)}, "
         f"{result.size_ratio:.2f}× the parent's {_mb(result.parent.size_bytes)}, "
         f"converted in {result.seconds:.1f} s.",
-        f"Input {inp.get('tensor')} ({io_info.get('input_dtype')} "
+        f"Input {inp.tensor} ({io_info.get('input_dtype')} "
         f"{io_info.get('input_shape')}): {_describe_input(inp)}.",
     ]
     if result.calibration_images:
@@ -129,18 +129,19 @@ def convert(
         console.print(line, markup=False, highlight=False)
 
 
-def _describe_input(inp: dict) -> str:
-    parts = [str(inp.get("kind"))]
-    if inp.get("size"):
-        parts.append(f"{inp['size'][0]}×{inp['size'][1]} ({inp.get('resize')})")
-    if "scale" in inp or "offset" in inp:
-        scale, offset = inp.get("scale", 1.0), inp.get("offset", 0.0)
+def _describe_input(inp: InputSpec) -> str:
+    parts = [inp.kind]
+    if inp.size:
+        parts.append(f"{inp.size[0]}×{inp.size[1]} ({inp.resize})")
+    if inp.scale is not None or inp.offset is not None:
+        scale = 1.0 if inp.scale is None else inp.scale
+        offset = 0.0 if inp.offset is None else inp.offset
         expr = "x" if scale == 1 else f"x × {scale:g}"
         if offset:
             expr += f" − {-offset:g}" if offset < 0 else f" + {offset:g}"
         parts.append(expr)
-    if "mean" in inp:
-        parts.append(f"(x − {inp['mean']}) / {inp['std']}")
+    if inp.mean is not None:
+        parts.append(f"(x − {list(inp.mean)}) / {list(inp.std or ())}")
     return ", ".join(parts)
 
 
@@ -234,7 +235,11 @@ def tradeoff(
     with db.session() as s:
         rows = tradeoff_rows(s, name)
     # A wide table: piped or redirected output is not limited to 80 columns.
-    out = console if console.is_terminal else Console(width=max(console.width, WIDE_TABLE))
+    out = (
+        console
+        if console.is_terminal
+        else Console(width=max(console.width, WIDE_TABLE), markup=False, emoji=False)
+    )
     out.print(_tradeoff_table(name, rows))
     missing = [r.version.ref for r in rows if r.run_id is None]
     if missing:

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import traceback
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from breedbench.cli.common import console, err_console, new_app, open_db
+from breedbench.cli.common import (
+    console,
+    err_console,
+    new_app,
+    open_db,
+    print_error,
+    progress_bar,
+)
 from core.errors import BreedbenchError
 from evaluator import report as report_mod
 from evaluator.compare import compare_runs
+from evaluator.progress import FileProgress, ProgressTee
 from evaluator.registry import get_version, list_versions, register_model
 from evaluator.results import RunSummary, TopK, get_run, list_runs
 from evaluator.spec import load_spec, preset_names
@@ -100,7 +109,6 @@ def models_list(
     for col in ("model", "version", "format", "size MB", "sha256", "input", "labels", "last top-1"):
         table.add_column(col, justify="right" if col in ("size MB", "labels") else "left")
     for v in versions:
-        spec = v.spec
         runs = latest[v.id]
         table.add_row(
             v.model_name,
@@ -108,8 +116,8 @@ def models_list(
             v.format,
             f"{v.size_bytes / 1e6:.1f}",
             v.sha256[:12],
-            str(spec.get("input", {}).get("tensor", "")),
-            str(len(spec.get("labels", {}).get("names", []))),
+            v.spec.input.tensor or "",
+            str(len(v.spec.labels.names)),
             f"{_pct(runs[0].top1)} % (run {runs[0].id})" if runs else "—",
         )
     console.print(table)
@@ -135,17 +143,38 @@ def evaluate(
             help="Keep this version's calibration images in the set (reported as overlap).",
         ),
     ] = False,
+    progress_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--progress-file",
+            help="Also keep the progress, then the outcome, in this JSON file "
+            '({"done", "total"}, then "status" with "run_id" or "error").',
+        ),
+    ] = None,
+    stop_with_parent: Annotated[
+        bool,
+        typer.Option(
+            "--stop-with-parent",
+            hidden=True,
+            help="Stop (as Ctrl-C does) when the process that started this one exits; the "
+            "app's background evaluations pass it.",
+        ),
+    ] = False,
 ) -> None:
     """Run a model version on every accepted image and record top-1/3/5, per breed, latency.
 
     Example: breedbench evaluate inception-breeds:1 --threads 2
     """
     from evaluator.pipeline import evaluate as run_evaluation
-    from evaluator.pipeline import rich_progress
 
-    db = open_db(ctx)
+    job = None if progress_file is None else FileProgress(progress_file)
+    if stop_with_parent:
+        from core.lifeline import stop_with_parent as watch_parent
+
+        watch_parent()
     try:
-        with rich_progress() as progress:
+        db = open_db(ctx)
+        with progress_bar() as bar:
             outcome = run_evaluation(
                 db,
                 model,
@@ -153,11 +182,20 @@ def evaluate(
                 batch=batch,
                 limit=limit,
                 include_calibration=include_calibration,
-                progress=progress,
+                progress=bar if job is None else ProgressTee(bar, job),
             )
     except KeyboardInterrupt:
         err_console.print("Interrupted: nothing recorded.")
+        if job is not None:
+            job.stopped()
         raise typer.Exit(130) from None
+    except Exception as exc:
+        if job is None:
+            raise
+        _report_failure(job, exc)
+        raise typer.Exit(1) from None
+    if job is not None:
+        job.finished(outcome.run_id)
     with db.session() as s:
         detail = get_run(s, outcome.run_id)
     _print_run_table(detail.summary, detail.topk)
@@ -173,6 +211,17 @@ def evaluate(
     if notes:
         console.print("Note: " + "; ".join(notes) + ".")
     console.print(f"Recorded run #{outcome.run_id} (dataset {detail.summary.dataset_hash[:12]}).")
+
+
+def _report_failure(job: FileProgress, exc: Exception) -> None:
+    """Say why in the output, then in the progress file: whoever reads the outcome there finds
+    the output complete."""
+    if isinstance(exc, BreedbenchError):
+        print_error(exc)
+        job.failed(str(exc))
+    else:  # a bug: the traceback goes to the output, its one-line summary to the file
+        traceback.print_exc()
+        job.failed(f"{type(exc).__name__}: {exc}")
 
 
 def _print_run_table(s: RunSummary, topk: list[TopK]) -> None:

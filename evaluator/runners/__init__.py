@@ -1,4 +1,9 @@
-"""Runners, picked by the version's format. Only ``frozen_graph`` imports TensorFlow."""
+"""Runners, picked by the version's format. Only ``frozen_graph`` imports TensorFlow.
+
+Each runner module also owns the registration check of its format, ``check(path, spec)``: the
+problems that would make the file unusable as the spec says (empty: fine), found without
+running the model.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,29 @@ from core.errors import BreedbenchError
 from evaluator.runners.base import Item, Runner
 from evaluator.spec import ModelSpec
 
-__all__ = ["Item", "Runner", "load_runner"]
+__all__ = ["Item", "Runner", "check_model_file", "load_runner"]
+
+
+def check_model_file(
+    path: Path, fmt: str, spec: ModelSpec, *, allow_unsafe_ops: bool = False
+) -> list[str]:
+    """The problems the runner for ``fmt`` finds in the file at ``path`` (empty: fine).
+
+    ``allow_unsafe_ops`` lets a trusted frozen graph keep ops that read or write files.
+    """
+    if fmt == "tflite":
+        from evaluator.runners import litert
+
+        return litert.check(path, spec)
+    if fmt == "frozen_pb":
+        from evaluator.runners import frozen_graph
+
+        return frozen_graph.check(path, spec, allow_unsafe_ops=allow_unsafe_ops)
+    if fmt in ("keras", "saved_model"):
+        from evaluator.runners import keras_model
+
+        return keras_model.check(path, spec)
+    raise BreedbenchError(f"no runner for format {fmt!r}")
 
 
 def load_runner(

@@ -12,6 +12,8 @@ from typing import Protocol
 
 import numpy as np
 
+from evaluator.spec import ModelSpec
+
 Item = np.ndarray | bytes
 
 
@@ -39,14 +41,36 @@ def stack(batch: Sequence[Item]) -> np.ndarray:
     return np.stack([np.asarray(b) for b in batch])
 
 
-def check_dtype(expected: str | None, actual: str, tensor: str) -> None:
+def dtype_problem(expected: str | None, actual: str, tensor: str) -> str | None:
     """``input.dtype`` in a spec is a check: the model's input must take that type."""
-    from core.errors import BreedbenchError
-
     if expected is not None and expected != actual:
-        raise BreedbenchError(
+        return (
             f"the spec says input.dtype = {expected!r} but the model's input {tensor} is {actual}"
         )
+    return None
+
+
+def check_dtype(expected: str | None, actual: str, tensor: str) -> None:
+    """``dtype_problem`` as an error, for a runner that finds the type only when it loads."""
+    from core.errors import BreedbenchError
+
+    problem = dtype_problem(expected, actual, tensor)
+    if problem is not None:
+        raise BreedbenchError(problem)
+
+
+def size_problem(spec: ModelSpec, shape: Sequence[int | None] | None, tensor: str) -> str | None:
+    """A fixed NHWC input must be the spec's size: say both instead of failing mid-run."""
+    size = spec.input.size
+    if spec.input.kind != "tensor" or size is None or shape is None or len(shape) != 4:
+        return None
+    h, w = shape[1], shape[2]
+    if h is not None and w is not None and h > 0 and w > 0 and (h, w) != tuple(size):
+        return (
+            f"the model's input {tensor} takes {h}×{w} images but the spec says "
+            f"input.size = [{size[0]}, {size[1]}]"
+        )
+    return None
 
 
 def tensor_name(name: str) -> str:

@@ -16,7 +16,14 @@ from typing import Any
 import numpy as np
 
 from core.errors import BreedbenchError
-from evaluator.runners.base import Item, as_rows, check_dtype, stack, tensor_name
+from evaluator.runners.base import (
+    Item,
+    as_rows,
+    check_dtype,
+    size_problem,
+    stack,
+    tensor_name,
+)
 from evaluator.spec import ModelSpec
 
 # Ops that read or write files, run Python, or otherwise reach outside the graph.
@@ -133,14 +140,59 @@ def describe_io(graph_def: Any) -> str:
     )
 
 
-def check_tensor_names(graph_def: Any, names: Sequence[str], source: str) -> None:
-    """Every name exists in the graph, or an error naming the real inputs and outputs."""
+def tensor_name_problem(graph_def: Any, names: Sequence[str], source: str) -> str | None:
+    """The first name missing from the graph, said with the real inputs and outputs."""
     nodes = {n.name for n in graph_def.node}
     for name in names:
         if tensor_name(name).rsplit(":", 1)[0] not in nodes:
-            raise BreedbenchError(
-                f"tensor {name!r} is not in the graph {source}; {describe_io(graph_def)}"
-            )
+            return f"tensor {name!r} is not in the graph {source}; {describe_io(graph_def)}"
+    return None
+
+
+def check_tensor_names(graph_def: Any, names: Sequence[str], source: str) -> None:
+    """Every name exists in the graph, or an error naming the real inputs and outputs."""
+    problem = tensor_name_problem(graph_def, names, source)
+    if problem is not None:
+        raise BreedbenchError(problem)
+
+
+def check(path: Path, spec: ModelSpec, *, allow_unsafe_ops: bool = False) -> list[str]:
+    """What makes the graph at ``path`` unusable as ``spec`` says, without running it: not a
+    GraphDef, ops that reach outside the graph (unless allowed), tensor names it lacks, a fixed
+    input size other than the spec's. Empty: it can be registered."""
+    try:
+        graph_def = parse_graph_def(Path(path).read_bytes())
+    except BreedbenchError as exc:
+        return [str(exc)]
+    problems = []
+    bad = unsafe_ops(graph_def)
+    if bad and not allow_unsafe_ops:
+        problems.append(
+            f"{path} contains ops that read or write files or run Python: {', '.join(bad)}. "
+            "Refused: a model should only compute. Pass --allow-unsafe-ops if you trust it"
+        )
+    io_problem = _io_problem(graph_def, spec, path)
+    if io_problem is not None:
+        problems.append(io_problem)
+    return problems
+
+
+def _io_problem(graph_def: Any, spec: ModelSpec, path: Path) -> str | None:
+    """The spec's input and output must name tensors of the graph, the input at its size."""
+    if not spec.input.tensor or not spec.output.tensor:
+        return (
+            "the spec of a frozen graph needs input.tensor and output.tensor; "
+            f"{describe_io(graph_def)}"
+        )
+    names = [spec.input.tensor, spec.output.tensor]
+    missing = tensor_name_problem(graph_def, names, str(path))
+    if missing is not None:
+        return missing
+    name = spec.input.tensor.split(":")[0]
+    for node in graph_def.node:
+        if node.name == name and node.op == "Placeholder":
+            return size_problem(spec, _shape(node), spec.input.tensor)
+    return None
 
 
 class FrozenGraphRunner:

@@ -14,6 +14,13 @@ from evaluator.runners.base import Item, as_rows
 from evaluator.spec import ModelSpec
 
 
+def check(path: Path, spec: ModelSpec) -> list[str]:
+    """Nothing is refused at registration: reading a ``.keras`` file or a SavedModel's signature
+    needs TensorFlow (seconds to import), so the input kind and the signature's tensor names are
+    checked when ``KerasRunner`` loads the model, before any run is recorded."""
+    return []
+
+
 class KerasRunner:
     def __init__(
         self, path: Path, fmt: str, spec: ModelSpec, threads: int | None = None, batch: int = 32

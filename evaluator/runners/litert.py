@@ -16,7 +16,14 @@ from typing import Any
 import numpy as np
 
 from core.errors import BreedbenchError
-from evaluator.runners.base import Item, as_rows, check_dtype, stack
+from evaluator.runners.base import (
+    Item,
+    as_rows,
+    check_dtype,
+    dtype_problem,
+    size_problem,
+    stack,
+)
 from evaluator.spec import ModelSpec
 
 
@@ -53,6 +60,47 @@ def find_detail(details: list[dict[str, Any]], name: str | None, interp: Any, wh
         if d["name"] in wanted or d["name"].removesuffix(":0") in wanted:
             return d
     raise BreedbenchError(f"{what} tensor {name!r} is not in the model; {describe_io(interp)}")
+
+
+def check(path: Path, spec: ModelSpec) -> list[str]:
+    """What makes the ``.tflite`` at ``path`` unusable as ``spec`` says, read from its tensors
+    (no inference): LiteRT cannot prepare it, tensor names it lacks, another input type or
+    size, or an output whose size per image is not the number of labels. Empty: it can be
+    registered."""
+    try:
+        interp = open_interpreter(Path(path))
+    except BreedbenchError as exc:
+        return [str(exc)]
+    try:
+        interp.allocate_tensors()
+    except (ValueError, RuntimeError) as exc:
+        return [f"{path}: LiteRT cannot prepare the model: {exc}"]
+    try:
+        inp = find_detail(interp.get_input_details(), spec.input.tensor, interp, "input")
+        out = find_detail(interp.get_output_details(), spec.output.tensor, interp, "output")
+    except BreedbenchError as exc:
+        return [str(exc)]
+    signature = [None if int(d) < 0 else int(d) for d in inp.get("shape_signature", inp["shape"])]
+    found = [
+        dtype_problem(spec.input.dtype, np.dtype(inp["dtype"]).name, inp["name"]),
+        size_problem(spec, signature, inp["name"]),
+        _labels_problem(inp, out, len(spec.class_labels)),
+    ]
+    return [p for p in found if p is not None]
+
+
+def _labels_problem(inp: dict[str, Any], out: dict[str, Any], n_labels: int) -> str | None:
+    """One output value per label and image (a batched input's output holds every image's)."""
+    shape = [int(d) for d in out["shape"]]
+    in_shape = [int(d) for d in inp["shape"]]
+    in_batch = in_shape[0] if len(in_shape) == 4 and in_shape[0] > 0 else 1
+    per_image = int(np.prod(shape)) // in_batch
+    if per_image != n_labels:
+        return (
+            f"the model's output {out['name']} has {per_image} values per image "
+            f"(shape {shape}) but the labels list {n_labels} classes"
+        )
+    return None
 
 
 class LiteRTRunner:

@@ -134,4 +134,24 @@ def test_convert_spec_reads_its_labels_file_beside_it(workspace: Workspace, tmp_
     assert code == 0, out
     with workspace.db.session() as s:
         spec = get_version(s, "tiny:cli-labels").spec
-    assert spec["labels"]["names"] == list(workspace.tiny.labels)
+    assert list(spec.labels.names) == list(workspace.tiny.labels)
+
+
+def test_the_derived_input_reads_as_written() -> None:
+    """What ``convert`` prints of the new input: size and resize, then the normalisation."""
+    from breedbench.cli.compress_cmds import _describe_input
+    from evaluator.spec import InputSpec
+
+    at_sub = InputSpec(
+        tensor="Sub", kind="tensor", size=(299, 299), resize="tf_bilinear", scale=1.0, offset=-128
+    )
+    assert _describe_input(at_sub) == "tensor, 299×299 (tf_bilinear), x − 128"
+    at_mul = InputSpec(tensor="Mul", kind="image", scale=0.0078125, offset=-1.0)
+    assert _describe_input(at_mul) == "image, x × 0.0078125 − 1"
+    per_channel = InputSpec(
+        kind="tensor", size=(8, 8), mean=(123.675, 116.28, 103.53), std=(58.395, 57.12, 57.375)
+    )
+    assert _describe_input(per_channel) == (
+        "tensor, 8×8 (bilinear), (x − [123.675, 116.28, 103.53]) / [58.395, 57.12, 57.375]"
+    )
+    assert _describe_input(InputSpec(kind="jpeg_bytes")) == "jpeg_bytes"

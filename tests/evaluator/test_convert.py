@@ -20,7 +20,7 @@ from evaluator.parity import run_parity
 from evaluator.pipeline import evaluate
 from evaluator.preprocess import preprocess
 from evaluator.registry import register_model
-from evaluator.spec import ModelSpec
+from evaluator.spec import InputSpec, ModelSpec
 from tests.factories import breed_id, insert_image
 from tests.fixtures.evaluation import jpeg_spec, register
 from tests.fixtures.workspace import CALIBRATION, MODES, Workspace
@@ -71,7 +71,21 @@ def test_version_records_parent_settings_and_derived_spec(workspace: Workspace) 
     assert conv["parent"] == "tiny:pb" and conv["source_format"] == "frozen_pb"
     assert conv["tflite_io"]["input_dtype"] == "uint8"
     # Cut at Sub: the graph had resized (TF bilinear) and subtracted 128 before that point.
-    assert v.spec["input"] == {
+    assert v.spec.input == InputSpec(
+        tensor="Sub",
+        kind="tensor",
+        size=(32, 32),
+        resize="tf_bilinear",
+        scale=1.0,
+        offset=-128.0,
+    )
+    assert v.spec.output.tensor == "output_node"
+    assert list(v.spec.labels.names) == workspace.tiny.labels
+    # Stored as before: the JSON column holds the spec's dict form.
+    with workspace.db.session() as s:
+        stored = s.get(ModelVersion, v.id).spec  # type: ignore[union-attr]
+    assert stored["format"] == "tflite"
+    assert stored["input"] == {
         "tensor": "Sub",
         "kind": "tensor",
         "size": [32, 32],
@@ -79,8 +93,8 @@ def test_version_records_parent_settings_and_derived_spec(workspace: Workspace) 
         "scale": 1.0,
         "offset": -128.0,
     }
-    assert v.spec["output"]["tensor"] == "output_node"
-    assert v.spec["labels"]["names"] == workspace.tiny.labels
+    assert stored["output"] == {"tensor": "output_node", "activation": "probabilities"}
+    assert ModelSpec.from_dict(stored) == v.spec
     dyn = workspace.converted["dynamic"].conversion or {}
     assert "calibration" not in dyn and dyn["quantize"] == "dynamic"
 
@@ -89,8 +103,8 @@ def test_cut_at_mul_derives_scale_and_offset(workspace: Workspace) -> None:
     r = convert_version(
         workspace.db, "tiny:pb", ConversionRequest("none", input_tensor="Mul"), new_version="at-mul"
     )
-    inp = r.version.spec["input"]
-    assert (inp["tensor"], inp["scale"], inp["offset"]) == ("Mul", 0.0078125, -1.0)
+    inp = r.version.spec.input
+    assert (inp.tensor, inp.scale, inp.offset) == ("Mul", 0.0078125, -1.0)
     assert run_parity(workspace.db, "tiny:pb", r.version.ref).agreement == 1.0
 
 
@@ -100,7 +114,7 @@ def test_int8_io_is_quantized_with_the_tensor_parameters(workspace: Workspace) -
     from ai_edge_litert.interpreter import Interpreter
 
     db, tiny = workspace.db, workspace.tiny
-    spec = ModelSpec.from_dict(workspace.converted["none"].spec)
+    spec = workspace.converted["none"].spec
     image = class_jpeg(2, 4, 777)
     x = np.asarray(preprocess(image, spec.input))[None]  # pixels − 128, float
     float_interp = Interpreter(str(workspace.converted["none"].file(db.settings)))
@@ -190,7 +204,7 @@ def test_unsupported_op_names_the_op_and_the_fallback(workspace: Workspace) -> N
         assert s.scalar(select(func.count()).select_from(CalibrationImage)) == calib_before
     # The fallback the message names works: start after the decoder, as the classic .lite did.
     r = convert_version(db, "tiny:jpeg", ConversionRequest("dynamic", input_tensor="Sub"))
-    assert r.version.spec["input"] == workspace.converted["dynamic"].spec["input"]
+    assert r.version.spec.input == workspace.converted["dynamic"].spec.input
     assert run_parity(db, "tiny:jpeg", r.version.ref, limit=8).agreement == 1.0
 
 
@@ -248,10 +262,8 @@ def test_keras_model_converts_with_its_signature(workspace: Workspace) -> None:
     with pytest.raises(BreedbenchError, match="--input chooses a tensor inside a frozen graph"):
         convert_version(db, "tinykeras:k", ConversionRequest("none", input_tensor="x"))
     r = convert_version(db, "tinykeras:k", ConversionRequest("int8", io="int8", calibration=8))
-    assert r.version.spec["input"]["scale"] == spec["input"]["scale"]
-    assert (
-        r.version.spec["input"]["tensor"] == (r.version.conversion or {})["tflite_io"]["input_name"]
-    )
+    assert r.version.spec.input.scale == spec["input"]["scale"]
+    assert r.version.spec.input.tensor == (r.version.conversion or {})["tflite_io"]["input_name"]
     result = run_parity(db, "tinykeras:k", r.version.ref)
     assert result.agreement >= 0.9 and not result.mismatch_suspected
 
@@ -275,9 +287,9 @@ def test_spec_override_wins_over_the_derived_spec(workspace: Workspace) -> None:
         new_version="override",
         spec_override={"input": {"offset": -127.5}, "runtime": {"batch": 4}},
     )
-    assert r.version.spec["input"]["offset"] == -127.5
-    assert r.version.spec["input"]["size"] == [32, 32]  # the rest still derived
-    assert r.version.spec["runtime"]["batch"] == 4
+    assert r.version.spec.input.offset == -127.5
+    assert r.version.spec.input.size == (32, 32)  # the rest still derived
+    assert r.version.spec.runtime.batch == 4
 
 
 def test_saved_model_converts_from_its_serving_signature(workspace: Workspace, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -28,7 +28,7 @@ def test_register_copies_the_file_by_hash(database: Database, tiny_models: TinyM
     assert info.sha256 == sha256_bytes(data) and info.size_bytes == len(data)
     assert info.path == f"models/{info.sha256}.pb"
     assert info.file(database.settings).read_bytes() == data
-    assert info.spec["labels"]["names"] == tiny_models.labels
+    assert list(info.spec.labels.names) == tiny_models.labels
     lite = register(database, tiny_models.sub_dynamic, lite_spec(tiny_models), version="2")
     assert lite.format == "tflite" and lite.path.endswith(".tflite")
     with database.session() as s:
@@ -166,3 +166,21 @@ def test_input_size_against_the_model_says_both(
     with pytest.raises(BreedbenchError, match=r"input:0 takes 32×32 images .* \[224, 224\]"):
         register(database, tiny_models.batchable_pb, pb)
     assert n_versions(database) == 0
+
+
+def test_a_stored_spec_is_read_back_typed_or_named_when_broken(
+    database: Database, tiny_models: TinyModels
+) -> None:
+    info = register(database, tiny_models.classic_pb, classic_spec(tiny_models))
+    with database.session() as s:
+        row = s.get(ModelVersion, info.id)
+        assert row is not None
+        assert row.spec == {**info.spec.to_dict(), "format": "frozen_pb"}  # the JSON as before
+        assert get_version(s, "tiny:1").spec == info.spec
+        row.spec = {"input": {"kind": "tensor"}}  # written by hand: no size
+    with database.session() as s, pytest.raises(BreedbenchError) as exc:
+        get_version(s, "tiny:1")
+    assert str(exc.value) == (
+        'the stored spec of tiny:1 is invalid: spec: input.kind = "tensor" needs '
+        "input.size = [height, width]"
+    )
