@@ -3,6 +3,12 @@
 A breed is topped up, never overfilled: image downloads in flight plus images stored never exceed
 what it needs, and the next result page is asked for only when the queue of candidates is empty.
 The tallies are what the final table and the crawl run record show.
+
+``ended`` records how each source's search for the current query came to an end. Only
+``RAN_OUT`` — a well-formed answer saying there is nothing more, with no unreadable page on the
+way — is a conclusion about the query; every other end (bad pages, a failed search, a source
+stopped for the run) says nothing about it. The dog-keyword fallback and the ``exhausted``
+verdict are drawn from ``ran_out``, which needs every source to have ended with ``RAN_OUT``.
 """
 
 from __future__ import annotations
@@ -15,6 +21,13 @@ from crawler.candidate import Candidate
 from crawler.queries import QueryChoice
 
 DUPLICATE_REASONS = ("duplicate", "near_duplicate")
+
+# How a source's search for a breed's query ended (``BreedJob.ended``).
+RAN_OUT = "ran_out"  # a well-formed answer said there is nothing more
+BAD_PAGES = "bad_pages"  # unreadable answers (too many in a row, or one with no way past it)
+FAILED = "failed"  # no answer after the retries, or an error status
+STOPPED = "stopped"  # the source stopped for the whole crawl (unreachable, error, budget)
+REPEAT = "repeat"  # the same page would have been asked twice: refused
 
 
 @dataclass
@@ -35,6 +48,27 @@ class BreedJob:
     cross_breed: int = 0
     refused: Counter[str] = field(default_factory=Counter)
     fell_back: bool = False
+    ended: dict[str, str] = field(default_factory=dict)  # source -> how its search ended
+    bad_streak: int = 0  # unreadable pages in a row from the current source
+    bad_pages: int = 0  # unreadable pages from the current source for the current query
+    asked: set[str] = field(default_factory=set)  # every search page asked (never twice)
+
+    def end_source(self, source: str, how: str) -> None:
+        """The current source has nothing more for this query (``how``: see ``RAN_OUT``...)."""
+        if how == RAN_OUT and self.bad_pages:
+            how = BAD_PAGES  # pages were skipped: what they held is unknown
+        self.ended[source] = how
+        self.source_idx, self.page = self.source_idx + 1, None
+        self.bad_streak = self.bad_pages = 0
+
+    def switch_query(self, choice: QueryChoice) -> None:
+        self.choice, self.source_idx, self.page, self.fell_back = choice, 0, None, True
+        self.ended, self.bad_streak, self.bad_pages = {}, 0, 0
+
+    @property
+    def ran_out(self) -> bool:
+        """Every source said, in a well-formed answer, that the query has nothing more."""
+        return bool(self.ended) and all(how == RAN_OUT for how in self.ended.values())
 
     @property
     def done(self) -> bool:
@@ -59,5 +93,6 @@ class BreedJob:
             "refused": self.refused_other,
             "query": self.choice.query,
             "query_reason": self.choice.reason,
-            "exhausted": self.exhausted and self.stored < self.needed,
+            "exhausted": self.exhausted and self.ran_out and self.stored < self.needed,
+            "search_incomplete": {s: how for s, how in self.ended.items() if how != RAN_OUT},
         }

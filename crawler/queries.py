@@ -10,7 +10,10 @@ something else first (a boxer, a cardigan, a pug of clay, the island of Newfound
 3. a reviewer flagged the query as finding the wrong things (``Breed.query_flagged_at``).
 
 During a crawl, a plain query that runs out (every source, every page) before the breed has its
-images switches to the dog query and the breed keeps ``dog_keyword`` from then on.
+images switches to the dog query and the breed keeps ``dog_keyword`` from then on. "Runs out" is
+what the sources said in well-formed answers, every one of them: a failed search, an unreachable
+source, an unreadable page or a request budget says nothing about the query, and never switches
+it (see ``crawler.jobs``).
 ``always`` searches every breed with "dog"; ``never`` never adds it.
 """
 

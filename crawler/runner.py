@@ -9,6 +9,11 @@ next ``crawl`` simply tops up.
 Without a reactor, Scrapy downloads through its aiohttp handler, which it labels experimental;
 the label's warning is silenced here (aiohttp itself is mature), and that choice is what lets
 every crawl, the CLI's and the tests', run the same way.
+
+The run's status says how the sources fared (``crawler.health``): ``finished``, ``partial``
+when a source failed while another answered, ``failed`` when none gave anything usable — an
+unreachable API is not an empty result. Each source's tallies and error are recorded in the
+run's stats under ``sources``.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from scrapy.exceptions import NotConfigured
 from sqlalchemy import select, update
 
 from core.errors import BreedbenchError
+from crawler.health import run_status
 from crawler.jobs import BreedJob
 from crawler.queries import DogKeywordMode, choose_query, parse_mode
 from crawler.settings import SOURCE_NAMES, parse_sources, scrapy_settings
@@ -71,7 +77,17 @@ class CrawlReport:
     status: RunStatus
     jobs: list[BreedJob]
     stats: dict[str, Any]
-    disabled_sources: dict[str, str]
+    disabled_sources: dict[str, str]  # every source that did not run or stopped, and why
+    sources: dict[str, dict[str, Any]] = field(default_factory=dict)  # how each one fared
+
+    @property
+    def failed_sources(self) -> dict[str, str]:
+        """Sources that failed (unreachable, error status or document, unreadable answers)."""
+        return {n: h["error"] for n, h in self.sources.items() if h["failed"]}
+
+    @property
+    def budget_stops(self) -> dict[str, str]:
+        return {n: h["stopped"] for n, h in self.sources.items() if h["budget_reached"]}
 
 
 class CrawlControl:
@@ -209,6 +225,8 @@ def run_crawl(
                 "max_bytes": settings["BREEDBENCH_MAX_BYTES"],
                 "max_pixels": settings["BREEDBENCH_MAX_PIXELS"],
                 "allow_hosts": settings["BREEDBENCH_ALLOW_HOSTS"],
+                "max_requests_per_source": settings["BREEDBENCH_MAX_REQUESTS_PER_SOURCE"],
+                "max_bad_pages": settings["BREEDBENCH_MAX_BAD_PAGES"],
                 "user_agent": settings["USER_AGENT"],
             },
         )
@@ -229,7 +247,10 @@ def run_crawl(
     try:
         if jobs:
             asyncio.run(_crawl(settings, context, control, crawler_box))
-        status = RunStatus.INTERRUPTED if control.stopped else RunStatus.FINISHED
+        if control.stopped:
+            status = RunStatus.INTERRUPTED
+        else:
+            status = run_status(list(context.health.values()))
     except KeyboardInterrupt:
         status = RunStatus.INTERRUPTED
         raise
@@ -237,6 +258,7 @@ def run_crawl(
         crawler = crawler_box.get("crawler")
         stats = _jsonable(crawler.stats.get_stats()) if crawler and crawler.stats else {}
         stats["breeds"] = {slug: job.summary() for slug, job in jobs.items()}
+        stats["sources"] = {name: h.summary() for name, h in context.health.items()}
         with db.session() as s:
             s.execute(
                 update(CrawlRun)
@@ -244,7 +266,7 @@ def run_crawl(
                 .values(status=status, stats=stats, finished_at=utcnow())
             )
     all_disabled = {**disabled, **context.disabled_sources}
-    return CrawlReport(run_id, status, list(jobs.values()), stats, all_disabled)
+    return CrawlReport(run_id, status, list(jobs.values()), stats, all_disabled, stats["sources"])
 
 
 async def _crawl(

@@ -37,6 +37,13 @@ DEFAULTS: dict[str, Any] = {
     # 11-16 CC 4.0.
     "BREEDBENCH_FLICKR_LICENSES": "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16",
     "BREEDBENCH_MAX_PAGES": 20,
+    # Search requests (result pages) one source may be sent in one crawl, whatever happens.
+    "BREEDBENCH_MAX_REQUESTS_PER_SOURCE": 2000,
+    # Unreadable result pages in a row after which a source stops for that breed.
+    "BREEDBENCH_MAX_BAD_PAGES": 3,
+    # Failed searches in a row (no answer after the retries, or an error status), across
+    # breeds, after which a source stops for the whole crawl.
+    "BREEDBENCH_MAX_FAILED_SEARCHES": 3,
     "BREEDBENCH_DOG_KEYWORD": "auto",
     "BREEDBENCH_MIN_SIDE": 128,
     "BREEDBENCH_MAX_BYTES": 20 * 1024 * 1024,
@@ -72,6 +79,8 @@ POLITENESS: dict[str, Any] = {
     "TELNETCONSOLE_ENABLED": False,
     "LOG_LEVEL": "WARNING",
     "DOWNLOADER_MIDDLEWARES": {
+        # Searches of a source that stopped for the run are never sent (nor retried).
+        "crawler.gate.StoppedSourceMiddleware": 50,
         "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
         "crawler.middlewares.PoliteRetryMiddleware": 550,
         # Public addresses only, on every hop: before robots.txt (100) on the way out, and
@@ -112,6 +121,8 @@ def scrapy_settings(settings: Settings, **overrides: Any) -> dict[str, Any]:
             "BREEDBENCH_FLICKR_URL": settings.flickr_url,
             "BREEDBENCH_FLICKR_API_KEY": settings.flickr_api_key,
             "BREEDBENCH_MAX_PAGES": settings.crawl_max_pages,
+            "BREEDBENCH_MAX_REQUESTS_PER_SOURCE": settings.crawl_max_requests_per_source,
+            "BREEDBENCH_MAX_BAD_PAGES": settings.crawl_max_bad_pages,
             "BREEDBENCH_DOG_KEYWORD": settings.crawl_dog_keyword,
             "BREEDBENCH_MIN_SIDE": settings.crawl_min_side,
             "BREEDBENCH_MAX_BYTES": settings.crawl_max_bytes,

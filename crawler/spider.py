@@ -6,10 +6,28 @@ page fills the breed's queue of candidates; ``_pump`` turns candidates into imag
 ``stored + in flight < needed``, and asks for the next page (next source, then the dog-keyword
 fallback) only once the queue is empty. The pipeline reports each image's outcome back through
 ``image_finished``, which pumps again, so a breed stops exactly at its target.
+
+Every search ends in a decision, so the crawl always moves on and never asks for a page twice:
+
+* an answer that cannot be read (not JSON, a wrong shape, anything a source raises) is logged
+  with source, query and page, counted (``search/bad_page``), and the next page is asked for
+  when the source can name it without the bad answer; after ``BREEDBENCH_MAX_BAD_PAGES`` in a
+  row the source stops for that breed. A single bad result is skipped and counted
+  (``search/bad_result``), the rest of its page used;
+* a failed search (no answer after Scrapy's retries, or an error status) moves the breed to the
+  next source; ``BREEDBENCH_MAX_FAILED_SEARCHES`` in a row, across breeds, stop the source for
+  the crawl, and its waiting searches are dropped unsent (``crawler.gate``);
+* each source may be sent ``BREEDBENCH_MAX_REQUESTS_PER_SOURCE`` searches, then it stops;
+* a page already asked for is never asked again (``search/repeat_refused``), whatever the cause.
+
+Only an honest end — a well-formed answer saying there is nothing more — counts as the query
+running out (``BreedJob.ran_out``); the dog-keyword fallback, which the runner persists on the
+breed, is taken only then. How each source fared is kept in ``CrawlContext.health``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
@@ -29,10 +47,12 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from crawler.candidate import Candidate
-from crawler.jobs import BreedJob
+from crawler.health import SourceHealth, SourceStopped, describe_failure
+from crawler.jobs import BAD_PAGES, FAILED, RAN_OUT, REPEAT, STOPPED, BreedJob
 from crawler.middlewares import PrivateAddressRefused
 from crawler.queries import DogKeywordMode, fallback
 from crawler.sources import SOURCES, Source, SourceError
+from crawler.sources.base import PageRead, describe_error
 from db.database import Database
 
 logger = logging.getLogger(__name__)
@@ -57,7 +77,8 @@ class CrawlContext:
         self.mode = mode
         self.on_progress = on_progress
         self.on_fallback = on_fallback
-        self.disabled_sources: dict[str, str] = {}
+        self.disabled_sources: dict[str, str] = {}  # source -> why it stopped (or never ran)
+        self.health: dict[str, SourceHealth] = {}  # the sources that ran
         self.stop_requested = False
         self.crawler: Crawler | None = None
 
@@ -82,6 +103,20 @@ def failure_reason(failure: Failure) -> str:
     return "download_error"
 
 
+def page_label(page: Any) -> Any:
+    """A page as a log line shows it: its number (Wikimedia's continuation: its index)."""
+    if page is None:
+        return 1
+    if isinstance(page, dict):
+        return page.get("index", page)
+    return page
+
+
+def page_key(source: str, query: str, page: Any) -> str:
+    """What identifies a search: ``None`` (the first page) and ``1`` are the same page."""
+    return json.dumps([source, query, 1 if page is None else page], sort_keys=True, default=str)
+
+
 class BreedSpider(Spider):
     name = "breedbench"
 
@@ -89,17 +124,26 @@ class BreedSpider(Spider):
         super().__init__(**kwargs)
         self.context = context
         self.sources: list[Source] = []
+        self.max_requests = 2000
+        self.max_bad_pages = 3
+        self.max_failed = 3
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> BreedSpider:
         spider: BreedSpider = super().from_crawler(crawler, *args, **kwargs)
         spider.context.crawler = crawler
-        for name in crawler.settings.getlist("BREEDBENCH_SOURCES"):
+        s = crawler.settings
+        spider.max_requests = s.getint("BREEDBENCH_MAX_REQUESTS_PER_SOURCE", 2000)
+        spider.max_bad_pages = max(1, s.getint("BREEDBENCH_MAX_BAD_PAGES", 3))
+        spider.max_failed = max(1, s.getint("BREEDBENCH_MAX_FAILED_SEARCHES", 3))
+        for name in s.getlist("BREEDBENCH_SOURCES"):
             try:
                 spider.sources.append(SOURCES[name].from_crawler(crawler))
             except NotConfigured as exc:
                 spider.context.disabled_sources[name] = str(exc)
                 logger.warning("source turned off: %s", exc)
+            else:
+                spider.context.health[name] = SourceHealth(name)
         crawler.signals.connect(spider._idle, signal=signals.spider_idle)
         return spider
 
@@ -110,18 +154,25 @@ class BreedSpider(Spider):
             try:
                 await source.prepare(self.crawler)
             except SourceError as exc:
-                self._disable(source.name, str(exc))
+                self._stop(source.name, str(exc))
+            except Exception as exc:  # e.g. the token endpoint cannot be reached
+                self._stop(source.name, f"{source.name}: preparing failed: {describe_error(exc)}")
         for job in self.context.jobs.values():
             for request in self._pump(job):
                 yield request
 
-    def _active(self) -> list[Source]:
-        return [s for s in self.sources if s.name not in self.context.disabled_sources]
-
-    def _disable(self, name: str, why: str) -> None:
-        if name not in self.context.disabled_sources:
+    def _stop(self, name: str, why: str, *, budget: bool = False) -> None:
+        """Stop a source for the rest of the crawl; its waiting searches are dropped unsent."""
+        if name in self.context.disabled_sources:
+            return
+        self.context.disabled_sources[name] = why
+        health = self.context.health[name]
+        health.stopped, health.budget_reached = why, budget
+        if budget:
+            logger.warning("source %s stopped: %s", name, why)
+            self.crawler.stats.inc_value(f"search/budget_reached/{name}")
+        else:
             logger.error("source %s stopped: %s", name, why)
-            self.context.disabled_sources[name] = why
             self.crawler.stats.inc_value(f"source_error/{name}")
 
     def _pump(self, job: BreedJob) -> list[Request]:
@@ -141,22 +192,52 @@ class BreedSpider(Spider):
         return out
 
     def _next_search(self, job: BreedJob) -> Request | None:
+        stats = self.crawler.stats
         while not job.exhausted:
-            active = self._active()
             if job.source_idx < len(self.sources):
                 source = self.sources[job.source_idx]
-                if source not in active:
-                    job.source_idx, job.page = job.source_idx + 1, None
+                if source.name in self.context.disabled_sources:
+                    job.end_source(source.name, STOPPED)
                     continue
-                request = source.build_request(job.slug, job.choice.query, job.page)
+                health = self.context.health[source.name]
+                if health.requests >= self.max_requests:
+                    self._stop(
+                        source.name,
+                        f"request budget reached ({self.max_requests} search requests, "
+                        "BREEDBENCH_CRAWL_MAX_REQUESTS_PER_SOURCE)",
+                        budget=True,
+                    )
+                    job.end_source(source.name, STOPPED)
+                    continue
+                key = page_key(source.name, job.choice.query, job.page)
+                if key in job.asked:
+                    logger.error(
+                        "%s: page %s of %r was asked for already; not asking again",
+                        source.name,
+                        page_label(job.page),
+                        job.choice.query,
+                    )
+                    stats.inc_value("search/repeat_refused")
+                    job.end_source(source.name, REPEAT)
+                    continue
+                try:
+                    request = source.build_request(job.slug, job.choice.query, job.page)
+                except Exception as exc:  # a page value the source cannot turn into a request
+                    self._count_bad_page(job, source, job.page, describe_error(exc))
+                    job.end_source(source.name, BAD_PAGES)
+                    continue
+                job.asked.add(key)
+                health.requests += 1
+                stats.inc_value(f"search/requests/{source.name}")
                 return request.replace(callback=self.parse_search, errback=self.search_failed)
-            nxt = fallback(job.choice, self.context.mode)
-            if nxt is None or not active:
+            nxt = fallback(job.choice, self.context.mode) if job.ran_out else None
+            if nxt is None:
                 job.exhausted = True
                 return None
-            # The plain query ran out before the breed had its images: too few usable results.
-            job.choice, job.source_idx, job.page, job.fell_back = nxt, 0, None, True
-            self.crawler.stats.inc_value("query/fallback")
+            # The plain query ran out, every source said so, before the breed had its images:
+            # too few usable results. Errors, bad pages and stopped sources never get here.
+            job.switch_query(nxt)
+            stats.inc_value("query/fallback")
             if self.context.on_fallback is not None:
                 self.context.on_fallback(job)
         return None
@@ -184,38 +265,120 @@ class BreedSpider(Spider):
 
     def parse_search(self, response: Response) -> Iterator[Request]:
         job = self.context.jobs[response.meta["breed"]]
+        name, page = response.meta["source"], response.meta["page"]
+        source = next(s for s in self.sources if s.name == name)
         job.searching = False
-        source = next(s for s in self.sources if s.name == response.meta["source"])
+        self.context.health[name].answered()
+        self.crawler.stats.inc_value(f"search/pages/{name}")
         try:
-            candidates = list(source.parse(response))
-            nxt = source.next_page(response, response.meta["page"])
-        except SourceError as exc:
-            self._disable(source.name, str(exc))
-            candidates, nxt = [], None
-        for c in candidates:
-            if not c.url.startswith(("http://", "https://")):
-                self.crawler.stats.inc_value("search/skipped_url_scheme")
+            read = source.read(response, page)
+        except SourceError as exc:  # an error document (bad key, quota): no use asking again
+            self._stop(name, str(exc))
+            job.end_source(name, STOPPED)
+        except Exception as exc:  # BadPage, or anything a source did not foresee
+            self._bad_page(job, source, page, describe_error(exc))
+        else:
+            self._take(job, source, page, read)
+            if read.error is not None:
+                self._bad_page(job, source, page, read.error)
+            else:
+                self.context.health[name].pages_ok += 1
+                job.bad_streak = 0
+                if read.next_page is None:
+                    job.end_source(name, RAN_OUT)
+                else:
+                    job.page = read.next_page
+        self.context.progress(job)
+        yield from self._pump(job)
+
+    def _take(self, job: BreedJob, source: Source, page: Any, read: PageRead) -> None:
+        """Queue a page's usable candidates; count (and log once) the results skipped."""
+        stats, health = self.crawler.stats, self.context.health[source.name]
+        bad = [r for r in read.skipped if r.kind != "url_scheme"]
+        stats.inc_value("search/skipped_url_scheme", len(read.skipped) - len(bad))
+        if bad:
+            health.results_bad += len(bad)
+            stats.inc_value("search/bad_result", len(bad))
+            stats.inc_value(f"search/bad_result/{source.name}", len(bad))
+            logger.warning(
+                "%s: %d results skipped (query %r, page %s), e.g. %s",
+                source.name,
+                len(bad),
+                job.choice.query,
+                page_label(page),
+                bad[0],
+            )
+        health.candidates += len(read.candidates)
+        for c in read.candidates:
+            if not c.url.startswith(("http://", "https://")):  # checked by the source already
+                stats.inc_value("search/skipped_url_scheme")
                 continue
             if c.url in job.seen_urls:
                 continue
             job.seen_urls.add(c.url)
             job.found += 1
             job.queue.append(c)
-        self.crawler.stats.inc_value(f"search/pages/{source.name}")
+
+    def _count_bad_page(self, job: BreedJob, source: Source, page: Any, error: str) -> None:
+        health = self.context.health[source.name]
+        health.pages_bad += 1
+        health.last_bad_page = f"page {page_label(page)}: {error}"
+        job.bad_streak += 1
+        job.bad_pages += 1
+        self.crawler.stats.inc_value("search/bad_page")
+        self.crawler.stats.inc_value(f"search/bad_page/{source.name}")
+        logger.warning(
+            "%s: unreadable results page (query %r, page %s): %s",
+            source.name,
+            job.choice.query,
+            page_label(page),
+            error,
+        )
+
+    def _bad_page(self, job: BreedJob, source: Source, page: Any, error: str) -> None:
+        """Count and log an unreadable answer; go on past it, or stop the source for the breed."""
+        self._count_bad_page(job, source, page, error)
+        nxt = None
+        if job.bad_streak < self.max_bad_pages:
+            try:
+                nxt = source.page_after(page)
+            except Exception as exc:
+                logger.warning("%s: no page after %s: %s", source.name, page, describe_error(exc))
         if nxt is None:
-            job.source_idx, job.page = job.source_idx + 1, None
+            logger.warning(
+                "%s: stops searching %r for %s after %d unreadable page(s) in a row",
+                source.name,
+                job.choice.query,
+                job.slug,
+                job.bad_streak,
+            )
+            job.end_source(source.name, BAD_PAGES)
         else:
             job.page = nxt
-        self.context.progress(job)
-        yield from self._pump(job)
 
     def search_failed(self, failure: Failure) -> Iterator[Request]:
         request = failure.request  # type: ignore[attr-defined]
         job = self.context.jobs[request.meta["breed"]]
+        name = request.meta["source"]
         job.searching = False
-        self.crawler.stats.inc_value(f"search/failed/{request.meta['source']}")
-        logger.warning("search failed (%s): %s", request.url, failure.getErrorMessage())
-        job.source_idx, job.page = job.source_idx + 1, None
+        if isinstance(failure.value, SourceStopped):  # dropped unsent: the source stopped
+            job.end_source(name, STOPPED)
+            yield from self._pump(job)
+            return
+        why = describe_failure(failure)
+        health = self.context.health[name]
+        health.failed_search(why)
+        self.crawler.stats.inc_value(f"search/failed/{name}")
+        logger.warning(
+            "%s: search failed (query %r, page %s): %s",
+            name,
+            request.meta.get("query"),
+            page_label(request.meta.get("page")),
+            why,
+        )
+        job.end_source(name, FAILED)
+        if health.streak >= self.max_failed:
+            self._stop(name, f"{why} ({health.streak} searches in a row failed)")
         yield from self._pump(job)
 
     def parse_image(self, response: Response) -> Iterator[dict[str, Any]]:

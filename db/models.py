@@ -86,6 +86,7 @@ class RunStatus(enum.StrEnum):
     FINISHED = "finished"
     INTERRUPTED = "interrupted"
     FAILED = "failed"
+    PARTIAL = "partial"  # a crawl some of whose sources failed while others answered
 
 
 def _enum(e: type[enum.Enum], name: str) -> Enum:
@@ -272,6 +273,8 @@ class ModelVersion(Base):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey(f"{TABLE_MODEL_VERSIONS}.id"))
     conversion: Mapped[dict[str, Any] | None] = mapped_column()  # quantization settings, ...
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Registered with --trust-model: its ops are not checked when it loads (models are code).
+    trusted: Mapped[bool] = mapped_column(default=False)
 
     model: Mapped[Model] = relationship(back_populates="versions")
 

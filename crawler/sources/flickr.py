@@ -9,7 +9,6 @@ the original, which can be tens of megabytes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any, Self
 from urllib.parse import urlencode
 
@@ -18,7 +17,18 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 
-from crawler.sources.base import Candidate, Source, SourceError, json_body, page_number
+from crawler.sources.base import (
+    BadPage,
+    BadResult,
+    Candidate,
+    Source,
+    SourceError,
+    count,
+    json_object,
+    kind_of,
+    page_number,
+    text,
+)
 
 # flickr.photos.licenses.getInfo: id → (code, version, URL)
 LICENSES: dict[str, tuple[str, str | None, str | None]] = {
@@ -92,48 +102,70 @@ class FlickrSource(Source):
         }
         return self._request(f"{self.api_url}?{urlencode(params)}", breed, query, page)
 
-    def _photos(self, response: Response) -> dict[str, Any]:
-        data = json_body(response)
-        if data.get("stat") != "ok":
+    def _photos(self, data: Any) -> dict[str, Any]:
+        answer = json_object(data)
+        if answer.get("stat") != "ok":
             raise SourceError(
-                f"flickr: {data.get('code')}: {data.get('message')} "
+                f"flickr: {answer.get('code')}: {answer.get('message')} "
                 "(check BREEDBENCH_FLICKR_API_KEY)"
             )
-        return data.get("photos") or {}
+        photos = answer.get("photos")
+        if not isinstance(photos, dict):
+            raise BadPage(f"'photos' is {kind_of(photos)}, not an object")
+        return photos
 
-    def parse(self, response: Response) -> Iterator[Candidate]:
-        for p in self._photos(response).get("photo") or []:
-            url, size = (p.get("url_l"), "l") if p.get("url_l") else (p.get("url_o"), "o")
-            if not url:
-                continue
-            code, version, license_url = LICENSES.get(str(p.get("license")), (None, None, None))
-            owner_name = p.get("ownername") or p.get("owner")
-            landing = f"https://www.flickr.com/photos/{p.get('owner')}/{p.get('id')}"
-            title = p.get("title") or "Untitled"
-            credit = (code or "unknown licence") + (f" {version}" if version else "")
-            origin = self._provenance(
-                response,
-                url,
-                landing_url=landing,
-                license=code,
-                license_version=version,
-                license_url=license_url,
-                creator=owner_name,
-                attribution=f'"{title}" by {owner_name} ({credit}, Flickr)',
-            )
-            size_w, size_h = _int(p.get(f"width_{size}")), _int(p.get(f"height_{size}"))
-            yield Candidate(origin, title, size_w, size_h)
+    def results(self, data: Any) -> list[Any]:
+        found = self._photos(data).get("photo")
+        return [] if found is None else found  # read() checks it is a list
 
-    def next_page(self, response: Response, page: Any) -> Any:
-        photos = self._photos(response)
+    def candidate(self, response: Response, raw: dict[str, Any]) -> Candidate | None:
+        url, size = (raw.get("url_l"), "l") if raw.get("url_l") else (raw.get("url_o"), "o")
+        if not url:
+            return None
+        code, version, license_url = LICENSES.get(str(raw.get("license")), (None, None, None))
+        owner = text("owner", _id(raw.get("owner")))
+        owner_name = text("ownername", raw.get("ownername")) or owner
+        landing = f"https://www.flickr.com/photos/{owner}/{_id(raw.get('id'))}"
+        title = text("title", raw.get("title")) or "Untitled"
+        credit = (code or "unknown licence") + (f" {version}" if version else "")
+        return self._candidate(
+            response,
+            url,
+            title=title,
+            width=_size(f"width_{size}", raw.get(f"width_{size}")),
+            height=_size(f"height_{size}", raw.get(f"height_{size}")),
+            landing_url=landing,
+            license=code,
+            license_version=version,
+            license_url=license_url,
+            creator=owner_name,
+            attribution=f'"{title}" by {owner_name} ({credit}, Flickr)',
+        )
+
+    def following(self, data: Any, page: Any) -> Any:
+        photos = self._photos(data)
         current = page_number(page)
-        if not photos.get("photo") or current >= int(photos.get("pages") or 0):
+        pages = photos.get("pages")
+        if isinstance(pages, str) and pages.isdigit():  # Flickr sends some counts as strings
+            pages = int(pages)
+        if not photos.get("photo") or current >= count("pages", pages or 0):
             return None
         return current + 1 if current < self.max_pages else None
 
+    def page_after(self, page: Any) -> Any:
+        current = page_number(page)
+        return current + 1 if current < self.max_pages else None
 
-def _int(value: Any) -> int | None:
-    try:
+
+def _id(value: Any) -> Any:
+    """Flickr ids are strings; a number is taken as its digits, anything else left to fail."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _size(name: str, value: Any) -> Any:
+    """Flickr sends sizes as numbers or digit strings; both are whole numbers of pixels."""
+    if isinstance(value, str):
+        if not value.isdigit():
+            raise BadResult(f"{name} {value[:20]!r} is not a number")
         return int(value)
-    except (TypeError, ValueError):
-        return None
+    return value

@@ -8,7 +8,6 @@ first exchanges them for a bearer token (``POST /v1/auth_tokens/token/``,
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any, Self
 from urllib.parse import urlencode
 
@@ -17,7 +16,16 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 
-from crawler.sources.base import Candidate, Source, SourceError, json_body, page_number
+from crawler.sources.base import (
+    BadPage,
+    Candidate,
+    Source,
+    SourceError,
+    count,
+    json_body,
+    json_object,
+    page_number,
+)
 
 ANONYMOUS_MAX_PAGE_SIZE = 20
 ANONYMOUS_MAX_PAGES = 20
@@ -90,9 +98,12 @@ class OpenverseSource(Source):
                 f"openverse: token request failed with HTTP {response.status}; check "
                 "BREEDBENCH_OPENVERSE_CLIENT_ID and BREEDBENCH_OPENVERSE_CLIENT_SECRET"
             )
-        token = json_body(response).get("access_token")
-        if not token:
-            raise SourceError("openverse: the token answer has no access_token")
+        try:
+            token = json_object(json_body(response)).get("access_token")
+        except BadPage as exc:
+            raise SourceError(f"openverse: the token answer is unreadable: {exc}") from exc
+        if not isinstance(token, str) or not token or not token.isprintable():
+            raise SourceError("openverse: the token answer has no usable access_token")
         self.headers["Authorization"] = f"Bearer {token}"
 
     def build_request(self, breed: str, query: str, page: Any) -> Request:
@@ -104,29 +115,36 @@ class OpenverseSource(Source):
         }
         return self._request(f"{self.base_url}/images/?{urlencode(params)}", breed, query, page)
 
-    def parse(self, response: Response) -> Iterator[Candidate]:
-        data = json_body(response)
-        if not isinstance(data, dict) or "results" not in data:
-            raise SourceError(f"openverse: unexpected answer from {response.url}")
-        for r in data["results"]:
-            if not r.get("url"):
-                continue
-            origin = self._provenance(
-                response,
-                r["url"],
-                landing_url=r.get("foreign_landing_url"),
-                license=r.get("license"),
-                license_version=r.get("license_version"),
-                license_url=r.get("license_url"),
-                creator=r.get("creator"),
-                attribution=r.get("attribution"),
-            )
-            yield Candidate(origin, r.get("title"), r.get("width"), r.get("height"))
+    def results(self, data: Any) -> list[Any]:
+        page = json_object(data)
+        if "results" not in page:
+            raise BadPage("the answer has no 'results'")
+        return page["results"]  # read() checks it is a list
 
-    def next_page(self, response: Response, page: Any) -> Any:
-        data = json_body(response)
+    def candidate(self, response: Response, raw: dict[str, Any]) -> Candidate | None:
+        if raw.get("url") in (None, ""):
+            return None
+        return self._candidate(
+            response,
+            raw["url"],
+            title=raw.get("title"),
+            width=raw.get("width"),
+            height=raw.get("height"),
+            landing_url=raw.get("foreign_landing_url"),
+            license=raw.get("license"),
+            license_version=raw.get("license_version"),
+            license_url=raw.get("license_url"),
+            creator=raw.get("creator"),
+            attribution=raw.get("attribution"),
+        )
+
+    def following(self, data: Any, page: Any) -> Any:
         current = page_number(page)
-        page_count = int(data.get("page_count") or 0)
-        if not data.get("results") or current >= page_count or current >= self.max_pages:
+        page_count = count("page_count", json_object(data).get("page_count"))
+        if not data["results"] or current >= page_count or current >= self.max_pages:
             return None
         return current + 1
+
+    def page_after(self, page: Any) -> Any:
+        current = page_number(page)
+        return current + 1 if current < self.max_pages else None

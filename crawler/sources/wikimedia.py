@@ -10,7 +10,6 @@ copy Commons serves (``thumburl``) is downloaded instead of an original of many 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any, Self
 from urllib.parse import urlencode
 
@@ -20,7 +19,16 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 from w3lib.html import remove_tags
 
-from crawler.sources.base import Candidate, Source, SourceError, json_body
+from crawler.sources.base import (
+    BadPage,
+    BadResult,
+    Candidate,
+    Source,
+    SourceError,
+    json_object,
+    kind_of,
+    text,
+)
 
 EXTMETADATA_FIELDS = "Artist|LicenseShortName|License|LicenseUrl|UsageTerms|AttributionRequired"
 BITMAP_MIMES = ("image/jpeg", "image/png", "image/gif", "image/webp", "image/tiff", "image/bmp")
@@ -71,53 +79,82 @@ class WikimediaSource(Source):
         request.meta["page_index"] = page["index"] if page else 1
         return request
 
-    def parse(self, response: Response) -> Iterator[Candidate]:
-        data = json_body(response)
-        if "error" in data:
-            err = data["error"]
-            raise SourceError(f"wikimedia: {err.get('code')}: {err.get('info')}")
-        pages = (data.get("query") or {}).get("pages") or []
-        for p in sorted(pages, key=lambda p: p.get("index", 0)):
-            info = (p.get("imageinfo") or [None])[0]
-            if not info or info.get("mime") not in BITMAP_MIMES:
-                continue
-            meta = info.get("extmetadata") or {}
-            creator = _text(meta.get("Artist"))
-            short = _text(meta.get("LicenseShortName"))
-            url = info.get("thumburl") or info.get("url")
-            if not url:
-                continue
-            scaled = bool(info.get("thumburl"))
-            origin = self._provenance(
-                response,
-                url,
-                landing_url=info.get("descriptionurl"),
-                license=_text(meta.get("License")) or short,
-                license_url=_text(meta.get("LicenseUrl")),
-                creator=creator,
-                attribution=_attribution(p.get("title"), creator, short),
-            )
-            yield Candidate(
-                origin,
-                p.get("title"),
-                info.get("thumbwidth") if scaled else info.get("width"),
-                info.get("thumbheight") if scaled else info.get("height"),
-            )
+    def results(self, data: Any) -> list[Any]:
+        answer = json_object(data)
+        if "error" in answer:
+            err = answer["error"]
+            if isinstance(err, dict):
+                raise SourceError(f"wikimedia: {err.get('code')}: {err.get('info')}")
+            raise SourceError(f"wikimedia: {str(err)[:200]}")
+        query = answer.get("query")
+        if query is None:
+            return []  # Commons leaves "query" out when nothing matched
+        if not isinstance(query, dict):
+            raise BadPage(f"'query' is {kind_of(query)}, not an object")
+        pages = query.get("pages")
+        if pages is None:
+            return []
+        if not isinstance(pages, list):
+            raise BadPage(f"'query.pages' is {kind_of(pages)}, not a list")
+        return sorted(pages, key=_index)  # unordered: the search rank is each page's index
 
-    def next_page(self, response: Response, page: Any) -> Any:
-        data = json_body(response)
-        cont = data.get("continue")
+    def candidate(self, response: Response, raw: dict[str, Any]) -> Candidate | None:
+        infos = raw.get("imageinfo")
+        if infos is None or infos == []:
+            return None
+        if not isinstance(infos, list) or not isinstance(infos[0], dict):
+            raise BadResult(f"imageinfo is {kind_of(infos)}, not a list of objects")
+        info = infos[0]
+        if info.get("mime") not in BITMAP_MIMES:
+            return None  # SVG, PDF, video: never downloaded
+        url = info.get("thumburl") or info.get("url")
+        if not url:
+            return None
+        meta = info.get("extmetadata") or {}
+        if not isinstance(meta, dict):
+            raise BadResult(f"extmetadata is {kind_of(meta)}, not an object")
+        creator = _text(meta.get("Artist"))
+        short = _text(meta.get("LicenseShortName"))
+        title = text("title", raw.get("title"))
+        scaled = bool(info.get("thumburl"))
+        return self._candidate(
+            response,
+            url,
+            title=title,
+            width=info.get("thumbwidth") if scaled else info.get("width"),
+            height=info.get("thumbheight") if scaled else info.get("height"),
+            landing_url=info.get("descriptionurl"),
+            license=_text(meta.get("License")) or short,
+            license_url=_text(meta.get("LicenseUrl")),
+            creator=creator,
+            attribution=_attribution(title, creator, short),
+        )
+
+    def following(self, data: Any, page: Any) -> Any:
+        cont = json_object(data).get("continue")
         index = page["index"] if page else 1
         if not cont or index >= self.max_pages:
             return None
+        if not isinstance(cont, dict) or not all(
+            isinstance(k, str) and isinstance(v, (str, int)) and not isinstance(v, bool)
+            for k, v in cont.items()
+        ):
+            raise BadPage(f"'continue' is {kind_of(cont)}, not an object of strings")
         return {"continue": cont, "index": index + 1}
+
+
+def _index(page: Any) -> int:
+    """A result's search rank; results without a usable one go last (read() reports them)."""
+    if isinstance(page, dict) and isinstance(page.get("index"), int):
+        return page["index"]
+    return 2**31
 
 
 def _text(field: Any) -> str | None:
     if not isinstance(field, dict) or field.get("value") in (None, ""):
         return None
-    text = remove_tags(str(field["value"])).strip()
-    return " ".join(text.split()) or None
+    plain = remove_tags(str(field["value"])).strip()
+    return " ".join(plain.split()) or None
 
 
 def _attribution(title: str | None, creator: str | None, license_name: str | None) -> str:

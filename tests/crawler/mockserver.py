@@ -15,6 +15,11 @@ paths) in their documented formats, so every source is tested on the same scenar
 * Flickr ``GET /flickr/services/rest/?method=flickr.photos.search``: ``photos.page``, ``pages``,
   ``perpage``, ``total``, ``photo[]`` with ``license``, ``ownername``, ``url_l``; ``stat``.
 
+Openverse also misbehaves on purpose for the queries of ``MALFORMED``: it answers some pages
+with a malformed document (a number for a URL, text for ``page_count``, an object for
+``results``, a page without ``results``, a result that is not an object, a body that is not
+JSON), so that tests can check a crawl reads past each of them, and asks for each page once.
+
 ``GET /_log`` returns every request seen (path, time, User-Agent, Authorization);
 ``POST /_catalog`` (``{query: [path or URL, ...]}``) adds queries to the catalog for a test;
 ``GET /redirect?to=URL`` answers 302 to any URL (how a hostile image host would redirect).
@@ -35,6 +40,7 @@ import sys
 import threading
 import time
 import zlib
+from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -90,6 +96,36 @@ CATALOG: dict[str, list[str]] = {
     "kuvasz": ["file:///etc/hostname", "/img/good/700.jpg"],
 }
 OPENVERSE_DOWN_FOR = "basenji"
+
+# Openverse answers these queries with a malformed page: (shape, the pages it spoils; () = all).
+# Each query has 15 good photos: 3 pages at the tests' page size of 5.
+MALFORMED: dict[str, tuple[str, tuple[int, ...]]] = {
+    "borzoi": ("url_number", ()),  # one result a page has "url": 12345
+    "keeshond": ("result_not_object", ()),  # one result a page is a string
+    "schipperke": ("page_count_text", ()),  # "page_count": "many"
+    "affenpinscher": ("results_object", (2,)),  # "results": {}
+    "rottweiler": ("results_missing", (2,)),  # no "results" at all
+    "malamute": ("not_json", (2,)),  # an HTML error page with status 200
+    "pekinese": ("results_object", ()),  # every page unreadable
+}
+for _i, _query in enumerate(MALFORMED):
+    CATALOG[_query] = [f"/img/good/{1000 + 20 * _i + n}.jpg" for n in range(15)]
+
+
+def spoil(shape: str, body: dict[str, Any]) -> dict[str, Any]:
+    """The Openverse answer ``body`` with the malformation ``shape`` (see ``MALFORMED``)."""
+    results = body["results"]
+    if shape == "url_number" and results:
+        results[1 % len(results)]["url"] = 12345
+    elif shape == "result_not_object" and results:
+        results[1 % len(results)] = "oops"
+    elif shape == "page_count_text":
+        body["page_count"] = "many"
+    elif shape == "results_object":
+        body["results"] = {}
+    elif shape == "results_missing":
+        del body["results"]
+    return body
 
 
 def entry_meta(path: str, i: int) -> dict[str, Any]:
@@ -283,6 +319,10 @@ class MockApp:
             return web.json_response({"detail": "anonymous limit"}, status=401)
         entries = self._entries(request, q)
         chunk = entries[(page - 1) * size : page * size]
+        shape, spoiled = MALFORMED.get(q, ("", ()))
+        shape = shape if not spoiled or page in spoiled else ""
+        if shape == "not_json":
+            return web.Response(text=HTML.decode(), content_type="text/html")
         results = [
             {
                 "id": e["id"],
@@ -315,16 +355,15 @@ class MockApp:
             }
             for e in chunk
         ]
-        return web.json_response(
-            {
-                "result_count": len(entries),
-                "page_count": max(1, math.ceil(len(entries) / size)),
-                "page_size": size,
-                "page": page,
-                "results": results,
-                "warnings": [],
-            }
-        )
+        body = {
+            "result_count": len(entries),
+            "page_count": max(1, math.ceil(len(entries) / size)),
+            "page_size": size,
+            "page": page,
+            "results": results,
+            "warnings": [],
+        }
+        return web.json_response(spoil(shape, body) if shape else body)
 
     async def openverse_token(self, request: web.Request) -> web.Response:
         form = await request.post()
@@ -556,6 +595,16 @@ class MockServer:
 
         with urllib.request.urlopen(f"{self.url}/_log") as fh:
             return json.loads(fh.read())
+
+    def openverse_pages(self, query: str, start: int = 0) -> Counter[int]:
+        """How many times each Openverse page of ``query`` was asked since log position
+        ``start``."""
+        asked: Counter[int] = Counter()
+        for e in self.log()[start:]:
+            params = parse_qs(e["query"])
+            if e["path"] == "/openverse/v1/images/" and params.get("q") == [query]:
+                asked[int(params.get("page", ["1"])[0])] += 1
+        return asked
 
     def add_catalog(self, entries: dict[str, list[str]]) -> None:
         """Make the APIs answer these queries with these paths (or full URLs)."""
