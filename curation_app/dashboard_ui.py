@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from curation_app.state import get_database
+from curation_app.text import plain
 from curation_app.ui import REVIEWER_KEY
 from db.database import Database
 from evaluator import dashboard as ev
@@ -221,7 +222,8 @@ def query_run_id() -> int | None:
 
 def show_thumbnail(db: Database, thumb_path: str | None, caption: str | None = None) -> None:
     if thumb_path and db.store.exists(thumb_path):
-        st.image(str(db.store.absolute(thumb_path)), caption=caption, width="stretch")
+        shown = None if caption is None else plain(caption)
+        st.image(str(db.store.absolute(thumb_path)), caption=shown, width="stretch")
     else:
         st.caption("(no thumbnail in the store)")
 

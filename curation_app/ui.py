@@ -24,6 +24,7 @@ from streamlit.delta_generator import DeltaGenerator
 from streamlit.errors import StreamlitSecretNotFoundError
 
 from core.errors import BreedbenchError
+from curation_app.text import inline_code, plain
 from review import access
 from review.decisions import clean_reviewer
 from review.identity import check_reviewer, needs_rehash
@@ -58,7 +59,7 @@ def _secrets() -> Mapping[str, Any]:
     except StreamlitSecretNotFoundError as exc:
         if getattr(exc, "error_id", None) == "no-secrets-found":
             return {}
-        st.error(f"The app's secrets cannot be read, so nobody can sign in: {exc}")
+        st.error(f"The app's secrets cannot be read, so nobody can sign in: {plain(exc)}")
         st.stop()
     except FileNotFoundError:
         return {}
@@ -90,12 +91,12 @@ def frame_reviewer() -> str | None:
             if st.query_params.get(QUERY_PARAM) != name:
                 st.query_params[QUERY_PARAM] = name
             with st.sidebar:
-                st.markdown(f"Reviewer: **{name}**")
+                st.markdown(f"Reviewer: **{plain(name)}**")
                 if st.session_state.get(REHASH_KEY):
                     st.caption(
                         "Your password is stored with an older, weaker hash: print a new line "
-                        f"with `breedbench reviewer-password {name}` and have it replace yours "
-                        "in the app's secrets."
+                        f"with {inline_code(f'breedbench reviewer-password {name}')} and have it "
+                        "replace yours in the app's secrets."
                     )
                 st.button("Change reviewer", key="change_reviewer", on_click=_sign_out)
     if name is None and mode != "open":
@@ -131,7 +132,7 @@ def named_reviewer(where: DeltaGenerator, *, key: str, label: str) -> str | None
     try:
         cleaned = clean_reviewer(typed)
     except BreedbenchError as exc:
-        where.error(str(exc))
+        where.error(plain(exc))
         return None
     st.session_state[REVIEWER_KEY] = cleaned
     st.query_params[QUERY_PARAM] = cleaned
@@ -172,7 +173,7 @@ def _sign_in_form(mode: str) -> None:
     try:
         cleaned = clean_reviewer(name)
     except BreedbenchError as exc:
-        narrow.error(str(exc))
+        narrow.error(plain(exc))
         return
     if mode == "passwords":
         name_key = ("name", cleaned)
@@ -209,7 +210,7 @@ def _oidc_reviewer() -> str | None:
     name = clean_reviewer(str(st.user.get("email") or st.user.get("name") or ""))
     st.session_state[REVIEWER_KEY] = name
     with st.sidebar:
-        st.markdown(f"Reviewer: **{name}**")
+        st.markdown(f"Reviewer: **{plain(name)}**")
         st.button("Log out", on_click=st.logout)
     return name
 

@@ -5,11 +5,18 @@ review card shows it and the export writes it into the manifest, whose licences 
 travel with the images. Its fields are the ``images`` columns of the same names, in the order of
 the manifest's origin columns, so each of those places takes the whole record instead of copying
 nine fields one by one.
+
+The page URLs (``landing_url``, ``license_url``) are kept only when they are http(s) URLs
+(``core.text.web_url``): a search result's ``javascript:`` or ``data:`` "page" is dropped when the
+record is built, before it is stored, shown as a link or exported. The image ``url`` is left
+as given: it is what the crawler fetches, from public http(s) addresses only.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+
+from core.text import web_url
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,13 +25,18 @@ class Provenance:
 
     source: str  # openverse, wikimedia, flickr, import, ...
     query: str | None = None  # the search that found it
-    url: str | None = None  # the image itself (a file:// URL for an import)
+    url: str | None = None  # the image itself (None for an import: no local path is kept)
     landing_url: str | None = None  # the page that presents it
     license: str | None = None
     license_version: str | None = None
     license_url: str | None = None
     creator: str | None = None
     attribution: str | None = None
+
+    def __post_init__(self) -> None:
+        # Every record passes here, from a search result, an import or a stored row alike.
+        for name in PAGE_URL_FIELDS:
+            object.__setattr__(self, name, web_url(getattr(self, name)))
 
     @property
     def license_label(self) -> str:
@@ -44,3 +56,5 @@ class Provenance:
 
 
 PROVENANCE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Provenance))
+# The links a reader may follow: http(s) or nothing.
+PAGE_URL_FIELDS: tuple[str, ...] = ("landing_url", "license_url")

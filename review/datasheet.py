@@ -5,6 +5,11 @@ first-hand: counts per breed against the target, where the images came from and 
 licenses, who reviewed them and how decisions were reached, and the leak check against the
 training set (``image_flags`` of kind ``leak``). Numbers are computed from the exported rows and
 the review log, never typed in.
+
+Breed names, sources, licences, reviewer names and file names come from outside: every table
+cell and every value in the text is escaped (``core.text.md_escape``), so a licence
+``<img src=x onerror=...>`` or a reviewer ``![](http://tracker/)`` reads as that text wherever
+the datasheet is rendered.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.chunks import id_chunks
+from core.text import md_escape, one_line
 from db.models import Breed, Decision, FlagKind, ImageFlag, Review
 from db.reviews import effective_reviews, vote_option
 from review.manifest import ManifestRow
@@ -25,7 +31,12 @@ DATASHEET_NAME = "DATASHEET.md"
 
 
 def _cell(value: object) -> str:
-    return str(value).replace("|", "\\|").replace("\n", " ")
+    return md_escape(value)
+
+
+def _code(value: object) -> str:
+    """A value shown as code: a backtick inside could close the span, so it is left out."""
+    return "`" + one_line(value).replace("`", "") + "`"
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
@@ -48,7 +59,7 @@ def build_datasheet(
     ids = [r.image_id for r in rows]
     out: list[str] = ["# Datasheet: breedbench test set", ""]
     out += [
-        f"Exported {now:%Y-%m-%d %H:%M} UTC as `{fmt}`, images with status `{status}`: "
+        f"Exported {now:%Y-%m-%d %H:%M} UTC as {_code(fmt)}, images with status {_code(status)}: "
         f"**{len(rows)} images** of **{len({r.breed for r in rows})} breeds**.",
         "",
         "Each image is named by the sha256 of its original bytes (copied unchanged); "

@@ -4,7 +4,9 @@ The tree is the layout Keras' ``image_dataset_from_directory`` reads (one folder
 ``breedbench import ROOT`` reads back: ``<breed slug>/<sha256>.<ext>``, the original bytes copied
 unchanged (their sha256 is checked while copying) and the extension taken from the sniffed
 format, never from a URL. The manifest (CSV or JSON lines) carries each image's provenance and
-license, because the set may only travel with them; ``folders`` writes it too.
+license, because the set may only travel with them; ``folders`` writes it too. Its addresses are
+http(s) only: a local path (``file://`` URLs recorded by older imports) is left out
+(``review.manifest.portable``).
 
 Nothing is overwritten by surprise: the target folder must be missing or empty unless ``force``
 is given, and every file is written under a temporary name and renamed into place, so an
@@ -30,7 +32,7 @@ from core.files import atomic_write
 from db.models import Breed, Image, ImageStatus
 from db.store import ImageStoreProtocol
 from review.datasheet import DATASHEET_NAME, build_datasheet
-from review.manifest import MANIFEST_FIELDS, ManifestRow
+from review.manifest import MANIFEST_FIELDS, ManifestRow, portable
 
 
 class ExportFormat(enum.StrEnum):
@@ -104,7 +106,7 @@ def select_rows(
                 sha256=image.sha256,
                 width=image.width,
                 height=image.height,
-                provenance=image.provenance,
+                provenance=portable(image.provenance),
                 image_id=image.id,
                 status=ImageStatus(image.status).value,
             )
@@ -201,11 +203,16 @@ def _sha256_file(path: Path) -> str:
 
 
 def render_manifest(rows: Iterable[ManifestRow], fmt: ExportFormat) -> str:
-    """CSV with a header row, or one JSON object per line (keys in ``MANIFEST_FIELDS`` order)."""
+    """CSV with a header row, or one JSON object per line (keys in ``MANIFEST_FIELDS`` order).
+
+    CSV lines end in CRLF (RFC 4180): the writer quotes a cell holding any character of the line
+    ending, so a carriage return inside a creator or title stays inside its quoted cell instead of
+    splitting the row for every reader.
+    """
     if fmt == ExportFormat.JSONL:
         return "".join(json.dumps(r.record(), ensure_ascii=False) + "\n" for r in rows)
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=MANIFEST_FIELDS, lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=MANIFEST_FIELDS, lineterminator="\r\n")
     writer.writeheader()
     for r in rows:
         writer.writerow({k: ("" if v is None else v) for k, v in r.record().items()})

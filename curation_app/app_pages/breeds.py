@@ -8,6 +8,7 @@ import streamlit as st
 from core.errors import BreedbenchError
 from curation_app import ui
 from curation_app.state import get_database
+from curation_app.text import plain
 from review.overview import HIGH_REJECT_RATE, MIN_REVIEWED, breeds_overview, use_dog_keyword
 
 db = get_database()
@@ -76,15 +77,17 @@ slug = pick.selectbox(
 if slug is not None:
     chosen = by_slug[slug].counts
     if chosen.dog_keyword:
-        act.info(f"The next crawl searches “{chosen.effective_query}”.")
+        act.info(f"The next crawl searches “{plain(chosen.effective_query)}”.")
     elif act.button("Use the dog keyword for the next crawl", key="use_dog_keyword"):
         reviewer = ui.require_reviewer()
         try:
             with db.session() as s:
                 flag = use_dog_keyword(s, chosen.id, reviewer)
-            st.session_state["breeds_message"] = ("ok", f"The next crawl searches “{flag.query}”.")
+            st.session_state["breeds_message"] = (
+                "ok", f"The next crawl searches “{plain(flag.query)}”."
+            )  # fmt: skip
         except BreedbenchError as exc:
-            st.session_state["breeds_message"] = ("error", str(exc))
+            st.session_state["breeds_message"] = ("error", plain(exc))
         st.rerun()
 message = st.session_state.pop("breeds_message", None)
 if message:

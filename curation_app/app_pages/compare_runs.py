@@ -10,6 +10,7 @@ import streamlit as st
 from core.errors import BreedbenchError
 from curation_app import dashboard_ui as ui
 from curation_app.state import get_database
+from curation_app.text import plain
 from evaluator import dashboard as ev
 
 SHOWN = 12
@@ -36,7 +37,7 @@ with c1:
 try:
     comparison = ui.cached_comparison(db.settings.resolved_database_url(), run_a, run_b)
 except BreedbenchError as exc:
-    st.error(str(exc))
+    st.error(plain(exc))
     st.stop()
 cmp = comparison.result
 
@@ -88,8 +89,8 @@ def gallery(title: str, items: list[ev.ImageChange], key: str) -> None:
             with col.container(border=True, key=f"{key}-{item.image_id}"):
                 ui.show_thumbnail(db, comparison.thumbs.get(item.image_id))
                 st.markdown(
-                    f"**{item.true_slug}**  \nA: {item.predicted_a or '?'}  \n"
-                    f"B: {item.predicted_b or '?'}"
+                    f"**{plain(item.true_slug)}**  \nA: {plain(item.predicted_a or '?')}  \n"
+                    f"B: {plain(item.predicted_b or '?')}"
                 )
 
 

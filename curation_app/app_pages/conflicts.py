@@ -8,6 +8,7 @@ import streamlit as st
 from core.errors import BreedbenchError
 from curation_app import ui
 from curation_app.state import get_database, get_settings
+from curation_app.text import plain
 from db.models import Decision, FlagKind
 from review import images
 from review.conflicts import (
@@ -54,9 +55,9 @@ def _resolve(flag_id: int, resolution: Resolution) -> None:
                 target_breed_id=target if resolution == Resolution.RELABEL_IMAGE else None,
                 min_reviews=settings.min_reviews,
             )
-        st.session_state["conflict_message"] = ("ok", f"Flag {flag_id}: {text}.")
+        st.session_state["conflict_message"] = ("ok", f"Flag {flag_id}: {plain(text)}.")
     except BreedbenchError as exc:
-        st.session_state["conflict_message"] = ("error", str(exc))
+        st.session_state["conflict_message"] = ("error", plain(exc))
 
 
 def _vote(image_id: int, decision: Decision, reason: str | None = None) -> None:
@@ -68,22 +69,22 @@ def _vote(image_id: int, decision: Decision, reason: str | None = None) -> None:
             "ok", f"Your vote on #{image_id} is recorded; it is now {result.status}."
         )  # fmt: skip
     except BreedbenchError as exc:
-        st.session_state["conflict_message"] = ("error", str(exc))
+        st.session_state["conflict_message"] = ("error", plain(exc))
 
 
 def _card(card: ImageCard) -> None:
     st.image(str(images.thumbnail(db.store, card.sha256)), width="stretch")
-    st.caption(f"#{card.id} · {card.breed_name} · {card.status} · {card.provenance.source} · "
-               f"{card.width}×{card.height}")  # fmt: skip
+    st.caption(f"#{card.id} · {plain(card.breed_name)} · {plain(card.status)} · "
+               f"{plain(card.provenance.source)} · {card.width}×{card.height}")  # fmt: skip
 
 
 def _label(view: FlagView, res: Resolution) -> str:
     """Cross-breed choices name the breed each side would keep."""
     if view.kind == FlagKind.CROSS_BREED and view.other is not None:
         if res == Resolution.KEEP_IMAGE:
-            return f"Keep left ({view.image.breed_name}), reject right"
+            return f"Keep left ({plain(view.image.breed_name)}), reject right"
         if res == Resolution.KEEP_OTHER:
-            return f"Keep right ({view.other.breed_name}), reject left"
+            return f"Keep right ({plain(view.other.breed_name)}), reject left"
     return LABELS[res]
 
 
@@ -96,7 +97,7 @@ def _flag(view: FlagView) -> None:
             if view.other is not None:
                 _card(view.other)
             elif view.detail:
-                st.caption(f"Matches {view.detail}")
+                st.caption(f"Matches {plain(view.detail)}")
         with actions:
             if view.distance is not None:
                 st.caption(f"Hash distance {view.distance}")
@@ -150,7 +151,7 @@ with tabs[-1]:
                 _card(item.image)
             with votes:
                 for v in item.votes:
-                    st.markdown(f"**{v.reviewer}**: {v.decision} {v.detail}")
+                    st.markdown(f"**{plain(v.reviewer)}**: {plain(v.decision)} {plain(v.detail)}")
             with actions:
                 st.button("Accept", key=f"dis_acc_{item.image.id}", width="stretch",
                           on_click=_vote, args=(item.image.id, Decision.ACCEPT))  # fmt: skip

@@ -7,6 +7,7 @@ import streamlit as st
 from core.errors import BreedbenchError
 from curation_app import ui
 from curation_app.state import get_database, get_settings
+from curation_app.text import plain
 from review import images
 from review.decisions import REJECT_REASONS, breed_choices
 from review.grid import GRID_SIZES, apply_grid, grid_batch
@@ -39,7 +40,7 @@ def _apply(shown: list[int]) -> None:
             result = apply_grid(s, reviewer, shown, marked, reason=reason,
                                 min_reviews=settings.min_reviews)  # fmt: skip
     except BreedbenchError as exc:
-        st.session_state["grid_message"] = ("error", str(exc))
+        st.session_state["grid_message"] = ("error", plain(exc))
         return
     for i in shown:
         st.session_state.pop(f"mark_{i}", None)
@@ -57,7 +58,7 @@ def grid_panel() -> None:
     if message:
         (st.success if message[0] == "ok" else st.error)(message[1])
     if not cards:
-        st.success(f"No pending images of {labels[breed_id]} left for you.")
+        st.success(f"No pending images of {plain(labels[breed_id])} left for you.")
         return
     shown = [c.id for c in cards]
     marked = sum(bool(st.session_state.get(f"mark_{i}")) for i in shown)

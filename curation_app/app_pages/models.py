@@ -9,6 +9,8 @@ import streamlit as st
 from core.errors import BreedbenchError
 from curation_app import dashboard_ui as ui
 from curation_app.state import get_database
+from curation_app.text import inline_code, plain
+from curation_app.ui import named_reviewer
 from evaluator import dashboard as ev
 from evaluator import jobs as eval_jobs
 from evaluator.tradeoff import quantization_label
@@ -41,9 +43,11 @@ with left:
         quantization = quantization_label(v.conversion)
         indent = "&nbsp;" * 6 * node.depth + ("↳ " if node.depth else "")
         st.markdown(
-            f"{indent}**{v.version}** · `{v.format}` · {ui.megabytes(v.size_bytes)}"
-            + (f" · {quantization}" if quantization != "-" else ""),
-            help=", ".join(f"{k}: {val}" for k, val in (v.conversion or {}).items()) or None,
+            f"{indent}**{plain(v.version)}** · {inline_code(v.format)} · "
+            f"{ui.megabytes(v.size_bytes)}"
+            + (f" · {plain(quantization)}" if quantization != "-" else ""),
+            help=", ".join(f"{plain(k)}: {plain(val)}" for k, val in (v.conversion or {}).items())
+            or None,
         )
     n_finished = sum(1 for r in model_runs if r.status == "finished")
     st.caption(f"{len(tree)} versions, {n_finished} finished runs")
@@ -105,20 +109,26 @@ st.caption(
 )
 settings = db.settings
 labels = [n.info.ref for n in tree]
+# Starting or stopping an evaluation is recorded with who did it: never anonymously.
+reviewer = named_reviewer(
+    st.container(), key="eval_reviewer", label="Your name (recorded with the evaluations you start)"
+)
+if reviewer is None:
+    st.caption("Enter your name to start or stop an evaluation.")
 with st.form("start_eval"):
     version = st.selectbox("Version", labels, key="eval_version")
     limit = st.number_input(
         "Only the first N images (0: every accepted image)", min_value=0, value=0, step=50
     )
-    submitted = st.form_submit_button("Start evaluation", type="primary")
-if submitted:
+    submitted = st.form_submit_button("Start evaluation", type="primary", disabled=reviewer is None)
+if submitted and reviewer is None:
+    st.error("Enter your name before starting an evaluation.")
+elif submitted:
     try:
-        eval_jobs.start_job(
-            settings, version, started_by=ui.reviewer_name() or "", limit=int(limit) or None
-        )
-        st.toast(f"Evaluation of {version} started")
+        eval_jobs.start_job(settings, version, started_by=reviewer, limit=int(limit) or None)
+        st.toast(f"Evaluation of {plain(version)} started")
     except BreedbenchError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
 
 SEEN_KEY = "dash_finished_jobs"
 
@@ -132,24 +142,25 @@ def jobs_panel() -> None:
         return
     for job in jobs:
         with st.container(border=True, key=f"job-{job.id}"):
-            title = f"**{job.version}** · started {ui.when(job.started_at)}"
+            title = f"**{plain(job.version)}** · started {ui.when(job.started_at)}"
             if job.limit:
                 title += f" · first {job.limit} images"
             if job.started_by:
-                title += f" · by {job.started_by}"
+                title += f" · by {plain(job.started_by)}"
             st.markdown(title)
             if job.status == "running":
                 fraction = job.fraction
                 text = f"{job.done}/{job.total} images" if fraction is not None else "starting…"
                 st.progress(fraction or 0.0, text=text)
-                if st.button("Stop", key=f"stop-{job.id}"):
+                named = ui.reviewer_name()
+                if st.button("Stop", key=f"stop-{job.id}", disabled=named is None) and named:
                     eval_jobs.stop_job(settings, job.id)
             elif job.status == "finished":
                 st.success(f"Finished: run #{job.run_id} is in the run history.")
             elif job.status == "failed":
-                st.error(f"Failed: {job.error or 'see the output below'}")
+                st.error(f"Failed: {plain(job.error or 'see the output below')}")
             else:
-                st.warning(job.error or "Stopped before it finished: nothing was recorded.")
+                st.warning(plain(job.error or "Stopped before it finished: nothing was recorded."))
             if job.tail and job.status not in ("running", "finished"):
                 st.code(job.tail, language=None)
     finished = [j.id for j in jobs if j.status == "finished"]

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from core.errors import BreedbenchError
 from curation_app import ui
 from curation_app.state import get_database, get_settings
+from curation_app.text import plain, safe_link
 from db.models import Decision
 from review import images
 from review.decisions import REJECT_REASONS, breed_choices, decide, reason_label, undo_last
@@ -45,7 +46,7 @@ def _act(image_id: int, decision: Decision, reason: str | None = None) -> None:
                     min_reviews=settings.min_reviews,
                 )
     except BreedbenchError as exc:
-        st.session_state["queue_message"] = ("error", str(exc))
+        st.session_state["queue_message"] = ("error", plain(exc))
         return
     st.session_state["relabel_target"] = None  # a chosen breed applies to one image only
     if result is None:
@@ -55,7 +56,7 @@ def _act(image_id: int, decision: Decision, reason: str | None = None) -> None:
         st.session_state["queue_decided"] = st.session_state.get("queue_decided", 0) + 1
     what = f"{result.decision} #{result.image_id}"
     if result.decision == "relabel":
-        what += f" → {labels.get(result.breed_id, '?')}"
+        what += f" → {plain(labels.get(result.breed_id, '?'))}"
     elif result.reason and result.decision == "reject":
         what += f" ({reason_label(result.reason)})"
     st.session_state["queue_message"] = ("ok", f"{what} · image is now {result.status}")
@@ -64,15 +65,17 @@ def _act(image_id: int, decision: Decision, reason: str | None = None) -> None:
 
 
 def _info(card: ImageCard, remaining: int) -> None:
-    st.subheader(card.breed_name, anchor=False)
-    st.caption(f"{card.breed_slug} · image #{card.id} · {remaining} left in your queue")
+    # Everything here but the labels comes from the search result: text, and a link only to an
+    # http(s) page.
+    st.subheader(plain(card.breed_name), anchor=False)
+    st.caption(f"{plain(card.breed_slug)} · image #{card.id} · {remaining} left in your queue")
     origin = card.provenance
-    source = f"[{origin.source}]({origin.landing_url})" if origin.landing_url else origin.source
     st.markdown(
-        f"**Query** {origin.query or '—'}  \n**Source** {source}  \n"
-        f"**License** {card.license_label}"
-        + (f" · {origin.creator}" if origin.creator else "")
-        + f"  \n**Size** {card.size_label}"
+        f"**Query** {plain(origin.query) if origin.query else '—'}  \n"
+        f"**Source** {safe_link(origin.source, origin.landing_url)}  \n"
+        f"**License** {plain(card.license_label)}"
+        + (f" · {plain(origin.creator)}" if origin.creator else "")
+        + f"  \n**Size** {plain(card.size_label)}"
     )
     for flag in card.open_flags:
         st.warning(f"Flagged: {flag.replace('_', ' ')} (see Duplicates & conflicts)")
@@ -141,7 +144,7 @@ def review_panel() -> None:
             path = images.review_copy(db.store, card.sha256, settings.review_image_side)
             st.image(str(path), caption=f"#{card.id}")
         except BreedbenchError as exc:
-            st.error(str(exc))
+            st.error(plain(exc))
     # The next images, already in the browser (decoded, off screen) when their turn comes.
     with st.container(key="preload"):
         for upcoming in cards[1:3]:

@@ -11,6 +11,7 @@ import streamlit as st
 from core.errors import BreedbenchError
 from curation_app import dashboard_ui as ui
 from curation_app.state import get_database
+from curation_app.text import inline_code, plain
 from curation_app.ui import named_reviewer
 from evaluator import dashboard as ev
 from review.send_back import send_back_to_review
@@ -46,8 +47,9 @@ cols[4].metric("latency p50", ui.ms(run.latency_p50_ms))
 cols[5].metric("size", ui.megabytes(run.model_size_bytes))
 top1 = detail.topk[0] if detail.topk else None
 st.caption(
-    f"{run.ref} · `{run.format}` · {run.status} · macro top-1 {ui.pct(run.macro_top1)} · "
-    f"{run.throughput_ips:.1f} images/s · dataset `{(run.dataset_hash or '?')[:12]}`"
+    f"{plain(run.ref)} · {inline_code(run.format)} · {plain(run.status)} · "
+    f"macro top-1 {ui.pct(run.macro_top1)} · {run.throughput_ips:.1f} images/s · "
+    f"dataset {inline_code((run.dataset_hash or '?')[:12])}"
     + (f" · top-1 95% interval {ui.pct(top1.ci_low)} – {ui.pct(top1.ci_high)}" if top1 else "")
 )
 
@@ -106,7 +108,7 @@ with tab_gallery:
         c3, key="gallery_reviewer", label="Your name (recorded when you send an image back)"
     )
     if reviewer is not None:
-        c3.markdown(f"Sending back to review as **{reviewer}**")
+        c3.markdown(f"Sending back to review as **{plain(reviewer)}**")
     page_no = int(st.session_state.get("gallery_page", 1))
     with db.session() as s:
         page = ev.mistakes(
@@ -132,10 +134,12 @@ with tab_gallery:
             p = m.prediction
             with col.container(border=True, key=f"mistake-{p.image_id}"):
                 ui.show_thumbnail(db, p.thumb_path)
-                st.markdown(f"**{p.true_slug}** · image {p.image_id} · {m.image_status}")
+                st.markdown(
+                    f"**{plain(p.true_slug)}** · image {p.image_id} · {plain(m.image_status)}"
+                )
                 st.markdown(
                     "\n".join(
-                        f"{i}. {'**✓ ' if g.breed_id == p.true_breed_id else ''}{g.slug}"
+                        f"{i}. {'**✓ ' if g.breed_id == p.true_breed_id else ''}{plain(g.slug)}"
                         f"{'**' if g.breed_id == p.true_breed_id else ''} — {g.probability:.0%}"
                         for i, g in enumerate(p.top5, 1)
                     )
@@ -157,6 +161,6 @@ with tab_gallery:
                             st.toast(f"Image {p.image_id} is back in the review queue")
                             st.rerun()
                         except BreedbenchError as exc:
-                            st.error(str(exc))
+                            st.error(plain(exc))
     if pages > 1:
         st.number_input("Page", min_value=1, max_value=pages, step=1, key="gallery_page")

@@ -72,3 +72,30 @@ def test_setting_the_provenance_rewrites_all_the_columns() -> None:
         None,
         None,
     )
+
+
+def test_page_urls_are_kept_only_when_they_are_http() -> None:
+    """A search result's ``javascript:`` or ``data:`` page never enters the record."""
+    hostile = Provenance(
+        "openverse",
+        url="https://img.example.org/1.jpg",
+        landing_url="javascript:alert(document.cookie)",
+        license_url="data:text/html,<script>alert(1)</script>",
+    )
+    assert (hostile.landing_url, hostile.license_url) == (None, None)
+    assert hostile.url == "https://img.example.org/1.jpg"
+    relative = Provenance(
+        "wikimedia", landing_url=" /wiki/File:Pug.jpg", license_url="//cc.org/by/"
+    )
+    assert (relative.landing_url, relative.license_url) == (None, "https://cc.org/by/")
+    assert Provenance("import", url="file:///x.jpg").url == "file:///x.jpg"  # not a page: kept
+
+
+def test_a_javascript_landing_url_is_not_stored(any_database: Database) -> None:
+    db = any_database
+    origin = Provenance("flickr", landing_url="JavaScript:alert(1)", creator="Jo")
+    with db.session() as s:
+        add_image(s, db.store, jpeg_bytes(seed=2), breed_id(db, "pug"), ImageMeta(origin))
+    with db.session() as s:
+        row = s.scalars(select(Image)).one()
+        assert row.landing_url is None and row.creator == "Jo"
