@@ -1,12 +1,18 @@
 """The model registry: a version is a checked copy of a model file plus its spec.
 
 ``register_model`` refuses what it cannot evaluate before anything is written: a file that is no
-model (or a truncated one), a GraphDef with file-system or Python ops (unless allowed), a spec
-whose tensor names are not in the model (the error lists the real inputs and outputs), labels
-that match no breed, an output size that disagrees with the labels. The format's own runner
-module checks the file (``evaluator.runners.check_model_file``). The file is then copied to
+model (or a truncated one), a model that would do more than compute (an op outside the
+allow-list, a custom ``.tflite`` operator, a ``Lambda`` layer: ``evaluator.safety``) unless the
+person trusts it (``trusted``, recorded on the version), a spec whose tensor names are not in
+the model (the error lists the real inputs and outputs), labels that match no breed, an output
+size that disagrees with the labels. The format's own runner module checks the file
+(``evaluator.runners.check_model_file``). The file is then copied to
 ``<data dir>/models/<sha256>.<ext>`` (the same bytes are stored once) and the version row
 written, its spec as ``ModelSpec.to_dict`` gives it.
+
+Models are code, and the stored file could change after registration: ``VersionInfo.file``, the
+one way the rest of the code reaches a stored model, checks the file's sha256 against the
+registered one and, unless the version is trusted, checks its ops again, every time.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import os
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +37,7 @@ from db.database import Database
 from db.models import Model, ModelVersion
 from evaluator.labels import build_label_map
 from evaluator.runners import check_model_file
+from evaluator.safety import model_refusals
 from evaluator.spec import ModelSpec
 
 TFLITE_IDENTIFIER = b"TFL3"
@@ -50,14 +58,24 @@ class VersionInfo:
     parent_id: int | None
     conversion: dict[str, Any] | None
     created_at: datetime
+    trusted: bool = False  # registered with --trust-model: its ops are not checked
 
     @property
     def ref(self) -> str:
         return f"{self.model_name}:{self.version}"
 
-    def file(self, settings: Settings) -> Path:
+    def stored_path(self, settings: Settings) -> Path:
+        """Where the stored file is, unchecked (to list or repair the store, never to load)."""
         p = Path(self.path)
         return p if p.is_absolute() else settings.data_dir / p
+
+    def file(self, settings: Settings) -> Path:
+        """The stored model file, verified for loading: the bytes registered (sha256) and,
+        unless trusted, only ops that compute. Every load (evaluate, parity, convert, the app's
+        evaluations) reaches the model through here."""
+        path = self.stored_path(settings)
+        verify_stored_file(self, path)
+        return path
 
 
 def version_info(model: Model, v: ModelVersion) -> VersionInfo:
@@ -81,6 +99,7 @@ def version_info(model: Model, v: ModelVersion) -> VersionInfo:
         parent_id=v.parent_id,
         conversion=v.conversion,
         created_at=v.created_at,
+        trusted=bool(v.trusted),
     )
 
 
@@ -145,9 +164,15 @@ def register_model(
     *,
     parent_id: int | None = None,
     conversion: dict[str, Any] | None = None,
-    allow_unsafe_ops: bool = False,
+    trusted: bool = False,
+    warn: Callable[[str], None] | None = None,
 ) -> VersionInfo:
-    """Check the file and spec, copy the file into the data dir, record the version."""
+    """Check the file and spec, copy the file into the data dir, record the version.
+
+    ``trusted`` (``--trust-model``) registers a model that does more than compute and records
+    that the person vouched for it; what the check would have refused is passed to ``warn``,
+    once, here.
+    """
     path = Path(path)
     name, version = name.strip(), version.strip()
     if not name or not version or ":" in name:
@@ -159,9 +184,12 @@ def register_model(
         if _find_version(s, name, version) is not None:
             raise BreedbenchError(f"{name}:{version} is already registered")
         build_label_map(s, spec)  # labels that match no breed are refused here
-    problems = check_model_file(path, fmt, spec, allow_unsafe_ops=allow_unsafe_ops)
+    problems = check_model_file(path, fmt, spec, trusted=trusted)
     if problems:
         raise BreedbenchError("; ".join(problems))
+    if trusted and warn is not None:
+        for refusal in model_refusals(path, fmt):
+            warn(f"trusted: {refusal.describe()}")
     digest = file_sha256(path)
     rel = _copy_into_store(path, db.settings, digest, fmt)
     stored = {**spec.to_dict(), "format": fmt}
@@ -181,10 +209,35 @@ def register_model(
             spec=stored,
             parent_id=parent_id,
             conversion=conversion,
+            trusted=trusted,
         )
         s.add(row)
         s.flush()
         return version_info(model, row)
+
+
+def verify_stored_file(info: VersionInfo, path: Path) -> None:
+    """Refuse to load a stored file that is missing, no longer the registered bytes, or (for
+    an untrusted version) does more than compute: one line, naming the version."""
+    if not path.exists():
+        raise BreedbenchError(
+            f"the stored file of {info.ref} is missing: {path} (see breedbench fsck)"
+        )
+    digest = file_sha256(path)
+    if digest != info.sha256:
+        raise BreedbenchError(
+            f"the stored file of {info.ref} changed since it was registered (sha256 "
+            f"{digest[:12]}…, registered {info.sha256[:12]}…): {path}; refusing to load it"
+        )
+    if info.trusted:
+        return
+    refused = model_refusals(path, info.format)
+    if refused:
+        reasons = "; ".join(f"refused: {r.describe()}" for r in refused)
+        raise BreedbenchError(
+            f"{info.ref}: {reasons}; register it again with models add --trust-model to run "
+            "it anyway"
+        )
 
 
 def _copy_into_store(path: Path, settings: Settings, digest: str, fmt: str) -> str:

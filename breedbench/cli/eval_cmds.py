@@ -54,11 +54,12 @@ def models_add(
     parent: Annotated[
         str | None, typer.Option("--parent", help="NAME:VERSION this file was derived from.")
     ] = None,
-    allow_unsafe_ops: Annotated[
+    trust_model: Annotated[
         bool,
         typer.Option(
-            "--allow-unsafe-ops",
-            help="Accept a graph with file-system or Python ops (trusted files only).",
+            "--trust-model",
+            help="Models are code: register (and later run) a model that does more than "
+            "compute, e.g. ops that read or write files. Only for files you trust.",
         ),
     ] = False,
 ) -> None:
@@ -84,11 +85,13 @@ def models_add(
         version,
         model_spec,
         parent_id=parent_id,
-        allow_unsafe_ops=allow_unsafe_ops,
+        trusted=trust_model,
+        warn=lambda msg: err_console.print(msg, markup=False, highlight=False, soft_wrap=True),
     )
     console.print(
         f"Registered {info.ref} ({info.format}, {info.size_bytes / 1e6:.1f} MB, "
         f"sha256 {info.sha256[:12]}…, {len(model_spec.labels.names)} labels)."
+        + (" Trusted: its ops are not checked when it loads." if info.trusted else "")
     )
 
 

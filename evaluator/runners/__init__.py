@@ -16,25 +16,25 @@ from evaluator.spec import ModelSpec
 __all__ = ["Item", "Runner", "check_model_file", "load_runner"]
 
 
-def check_model_file(
-    path: Path, fmt: str, spec: ModelSpec, *, allow_unsafe_ops: bool = False
-) -> list[str]:
+def check_model_file(path: Path, fmt: str, spec: ModelSpec, *, trusted: bool = False) -> list[str]:
     """The problems the runner for ``fmt`` finds in the file at ``path`` (empty: fine).
 
-    ``allow_unsafe_ops`` lets a trusted frozen graph keep ops that read or write files.
+    Models are code: each format's check refuses what would do more than compute
+    (``evaluator.safety``), unless ``trusted`` (``--trust-model``) says the person vouches
+    for the file.
     """
     if fmt == "tflite":
         from evaluator.runners import litert
 
-        return litert.check(path, spec)
+        return litert.check(path, spec, trusted=trusted)
     if fmt == "frozen_pb":
         from evaluator.runners import frozen_graph
 
-        return frozen_graph.check(path, spec, allow_unsafe_ops=allow_unsafe_ops)
+        return frozen_graph.check(path, spec, trusted=trusted)
     if fmt in ("keras", "saved_model"):
         from evaluator.runners import keras_model
 
-        return keras_model.check(path, spec)
+        return keras_model.check(path, spec, trusted=trusted)
     raise BreedbenchError(f"no runner for format {fmt!r}")
 
 

@@ -24,42 +24,9 @@ from evaluator.runners.base import (
     stack,
     tensor_name,
 )
+from evaluator.safety.graph_ops import graph_def_refusals
 from evaluator.spec import ModelSpec
 
-# Ops that read or write files, run Python, or otherwise reach outside the graph.
-UNSAFE_OPS = frozenset(
-    {
-        "ReadFile",
-        "WriteFile",
-        "MatchingFiles",
-        "DeleteFile",
-        "PyFunc",
-        "PyFuncStateless",
-        "EagerPyFunc",
-        "Save",
-        "SaveV2",
-        "SaveSlices",
-        "Restore",
-        "RestoreV2",
-        "RestoreSlice",
-        "MergeV2Checkpoints",
-        "ImmutableConst",
-        "WholeFileReader",
-        "WholeFileReaderV2",
-        "TextLineReader",
-        "TextLineReaderV2",
-        "FixedLengthRecordReader",
-        "FixedLengthRecordReaderV2",
-        "TFRecordReader",
-        "TFRecordReaderV2",
-        "TextLineDataset",
-        "TFRecordDataset",
-        "FixedLengthRecordDataset",
-        "WriteSummary",
-        "CreateSummaryFileWriter",
-        "PrintV2",
-    }
-)
 NOT_OUTPUTS = frozenset({"Const", "NoOp", "Assert", "Placeholder", "VarHandleOp", "VariableV2"})
 
 
@@ -99,10 +66,6 @@ def op_types(graph_def: Any) -> set[str]:
     for fn in graph_def.library.function:
         ops.update(n.op for n in fn.node_def)
     return ops
-
-
-def unsafe_ops(graph_def: Any) -> list[str]:
-    return sorted(op_types(graph_def) & UNSAFE_OPS)
 
 
 def graph_io(graph_def: Any) -> tuple[list[TensorInfo], list[TensorInfo]]:
@@ -156,21 +119,16 @@ def check_tensor_names(graph_def: Any, names: Sequence[str], source: str) -> Non
         raise BreedbenchError(problem)
 
 
-def check(path: Path, spec: ModelSpec, *, allow_unsafe_ops: bool = False) -> list[str]:
+def check(path: Path, spec: ModelSpec, *, trusted: bool = False) -> list[str]:
     """What makes the graph at ``path`` unusable as ``spec`` says, without running it: not a
-    GraphDef, ops that reach outside the graph (unless allowed), tensor names it lacks, a fixed
-    input size other than the spec's. Empty: it can be registered."""
+    GraphDef, ops outside the allow-list in the graph or its function library (unless the
+    person trusts the model), tensor names it lacks, a fixed input size other than the spec's.
+    Empty: it can be registered."""
     try:
         graph_def = parse_graph_def(Path(path).read_bytes())
     except BreedbenchError as exc:
         return [str(exc)]
-    problems = []
-    bad = unsafe_ops(graph_def)
-    if bad and not allow_unsafe_ops:
-        problems.append(
-            f"{path} contains ops that read or write files or run Python: {', '.join(bad)}. "
-            "Refused: a model should only compute. Pass --allow-unsafe-ops if you trust it"
-        )
+    problems = [] if trusted else [str(r) for r in graph_def_refusals(graph_def)]
     io_problem = _io_problem(graph_def, spec, path)
     if io_problem is not None:
         problems.append(io_problem)

@@ -11,14 +11,23 @@ import numpy as np
 
 from core.errors import BreedbenchError
 from evaluator.runners.base import Item, as_rows
+from evaluator.safety import model_refusals
 from evaluator.spec import ModelSpec
 
 
-def check(path: Path, spec: ModelSpec) -> list[str]:
-    """Nothing is refused at registration: reading a ``.keras`` file or a SavedModel's signature
-    needs TensorFlow (seconds to import), so the input kind and the signature's tensor names are
-    checked when ``KerasRunner`` loads the model, before any run is recorded."""
-    return []
+def check(path: Path, spec: ModelSpec, *, trusted: bool = False) -> list[str]:
+    """What the model would do besides computing (unless the person trusts it): a SavedModel's
+    ops outside the allow-list, in every meta graph and function; a ``.keras`` config's
+    ``Lambda`` layers and custom objects. Both are read as data, never loaded. The input kind
+    and the signature's tensor names need the model loaded: ``KerasRunner`` checks them, before
+    any run is recorded."""
+    if trusted:
+        return []
+    fmt = "saved_model" if Path(path).is_dir() else "keras"
+    try:
+        return [str(r) for r in model_refusals(Path(path), fmt)]
+    except BreedbenchError as exc:
+        return [str(exc)]
 
 
 class KerasRunner:
@@ -37,7 +46,12 @@ class KerasRunner:
         if fmt == "keras":
             import keras
 
-            model = keras.models.load_model(path)
+            # Never deserialize stored Python bytecode (Lambda layers), whatever the default.
+            try:
+                model = keras.models.load_model(path, safe_mode=True)
+            except ValueError as exc:
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+                raise BreedbenchError(f"Keras refuses to load {path}: {first}") from None
             self._call: Any = lambda x: model(x, training=False)
         else:
             loaded = tf.saved_model.load(str(path))

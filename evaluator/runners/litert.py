@@ -24,6 +24,7 @@ from evaluator.runners.base import (
     size_problem,
     stack,
 )
+from evaluator.safety.tflite_ops import tflite_refusals
 from evaluator.spec import ModelSpec
 
 
@@ -62,15 +63,23 @@ def find_detail(details: list[dict[str, Any]], name: str | None, interp: Any, wh
     raise BreedbenchError(f"{what} tensor {name!r} is not in the model; {describe_io(interp)}")
 
 
-def check(path: Path, spec: ModelSpec) -> list[str]:
+def check(path: Path, spec: ModelSpec, *, trusted: bool = False) -> list[str]:
     """What makes the ``.tflite`` at ``path`` unusable as ``spec`` says, read from its tensors
-    (no inference): LiteRT cannot prepare it, tensor names it lacks, another input type or
-    size, or an output whose size per image is not the number of labels. Empty: it can be
-    registered."""
+    (no inference): operators other than LiteRT's builtins (custom or ``Flex*`` TensorFlow
+    kernels, unless the person trusts the model), LiteRT cannot prepare it, tensor names it
+    lacks, another input type or size, or an output whose size per image is not the number of
+    labels. Empty: it can be registered."""
     try:
         interp = open_interpreter(Path(path))
     except BreedbenchError as exc:
         return [str(exc)]
+    if not trusted:
+        try:
+            refused = [str(r) for r in tflite_refusals(Path(path))]
+        except BreedbenchError as exc:
+            return [str(exc)]
+        if refused:
+            return refused  # preparing such a model would look up the kernels it names
     try:
         interp.allocate_tensors()
     except (ValueError, RuntimeError) as exc:

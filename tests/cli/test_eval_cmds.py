@@ -123,7 +123,7 @@ def test_cli_errors_are_one_line(
         eval_set, "models", "add", evil, "--name", "e", "--version", "1",
         "--preset", "inception-breeds-pb-jpeg",
     )  # fmt: skip
-    assert code == 1 and "WriteFile" in out and "--allow-unsafe-ops" in out
+    assert code == 1 and "WriteFile" in out and "--trust-model" in out
     code, out = cli(eval_set, "report", "999")
     assert code == 1 and "no evaluation run 999" in out
 

@@ -38,11 +38,12 @@ def test_unsafe_ops_and_a_wrong_tensor_are_both_reported(
         }
     )
     unsafe, missing = frozen_graph.check(pb, spec)
-    assert unsafe.startswith(f"{pb} contains ops that read or write files or run Python: ReadFile")
-    assert unsafe.endswith("Pass --allow-unsafe-ops if you trust it")
+    assert unsafe == (
+        'refused: op ReadFile (node "read") can read files; pass --trust-model to run it anyway'
+    )
     assert missing.startswith("tensor 'nowhere:0' is not in the graph")
-    # Allowed: the ops stay, only the spec's mistake is left.
-    assert frozen_graph.check(pb, spec, allow_unsafe_ops=True) == [missing]
+    # Trusted: the ops stay, only the spec's mistake is left.
+    assert frozen_graph.check(pb, spec, trusted=True) == [missing]
 
 
 def test_a_graph_spec_without_tensor_names_lists_the_graphs(tiny_models: TinyModels) -> None:

@@ -92,12 +92,13 @@ def test_graph_with_file_ops_is_refused_unless_allowed(
         "output": {"tensor": "read:0"},
         "labels": {"names": tiny_models.labels},
     }
-    with pytest.raises(BreedbenchError, match="ReadFile, WriteFile") as exc:
+    with pytest.raises(BreedbenchError, match='op ReadFile \\(node "read"\\) can read') as exc:
         register(database, pb, spec)
-    assert "--allow-unsafe-ops" in str(exc.value)
+    assert 'refused: op WriteFile (node "write") can write files' in str(exc.value)
+    assert "--trust-model" in str(exc.value)
     assert n_versions(database) == 0
-    info = register(database, pb, spec, allow_unsafe_ops=True)
-    assert info.format == "frozen_pb"
+    info = register(database, pb, spec, trusted=True)
+    assert info.format == "frozen_pb" and info.trusted
 
 
 def test_wrong_tensor_name_lists_the_real_inputs_and_outputs(
