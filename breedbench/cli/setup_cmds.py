@@ -6,7 +6,6 @@ import re
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from breedbench.cli.common import console, new_app, open_db
@@ -138,8 +137,7 @@ def fsck(
         report = store_check.check_store(s, db.store, repair=repair, verify=not quick)
     checked = f"{report.verified} originals hashed" if not quick else "sizes compared"
     console.print(
-        f"store {escape(str(report.store))}: {report.files} files, {report.rows} image rows, "
-        f"{checked}."
+        f"store {report.store}: {report.files} files, {report.rows} image rows, {checked}."
     )
     if report.recent:
         console.print(
@@ -163,12 +161,12 @@ def fsck(
             str(len(problems)),
             str(len(problems) - len(left)),
             str(len(left)),
-            "\n".join(escape(p.path + (f" ({p.detail})" if p.detail else "")) for p in shown),
+            "\n".join(p.path + (f" ({p.detail})" if p.detail else "") for p in shown),
         )
     console.print(table)
     remaining = report.by_kind_remaining()
     for kind, left in remaining.items():
-        console.print(f"{escape(kind.value)} ({len(left)}): {escape(kind.advice)}")
+        console.print(f"{kind.value} ({len(left)}): {kind.advice}")
     if remaining:
         repairable = sum(len(v) for k, v in remaining.items() if k.repairable and not repair)
         hint = " (run with --repair)" if repairable else ""
