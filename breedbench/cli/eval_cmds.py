@@ -197,8 +197,6 @@ def evaluate(
             raise
         _report_failure(job, exc)
         raise typer.Exit(1) from None
-    if job is not None:
-        job.finished(outcome.run_id)
     with db.session() as s:
         detail = get_run(s, outcome.run_id)
     _print_run_table(detail.summary, detail.topk)
@@ -214,6 +212,9 @@ def evaluate(
     if notes:
         console.print("Note: " + "; ".join(notes) + ".")
     console.print(f"Recorded run #{outcome.run_id} (dataset {detail.summary.dataset_hash[:12]}).")
+    if job is not None:  # last: whoever reads the outcome there finds the output complete
+        console.file.flush()
+        job.finished(outcome.run_id)
 
 
 def _report_failure(job: FileProgress, exc: Exception) -> None:
