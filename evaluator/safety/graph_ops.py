@@ -17,7 +17,7 @@ and in functions that only such nodes call. Everything else in them is checked a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -134,33 +134,36 @@ def _calls(node: Any, library: Mapping[str, Any]) -> set[str]:
     return names
 
 
-def _closure(start: Iterable[str], library: Mapping[str, Any]) -> set[str]:
-    seen: set[str] = set()
-    todo = [n for n in start if n in library]
-    while todo:
-        name = todo.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        for node in library[name].node_def:
-            todo += [n for n in _calls(node, library) if n not in seen]
-    return seen
-
-
 def _tensor_node(name: str) -> str:
     return name.lstrip("^").split(":")[0]
 
 
-def _ancestors(start: Iterable[str], nodes: Mapping[str, Any]) -> set[str]:
+def _reachable(start: Iterable[str], nexts: Callable[[str], Iterable[str]]) -> set[str]:
+    """Every name reached from ``start`` (itself included) by following ``nexts``."""
     seen: set[str] = set()
-    todo = [n for n in start if n in nodes]
+    todo = list(start)
     while todo:
         name = todo.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        todo += [i for i in map(_tensor_node, nodes[name].input) if i in nodes and i not in seen]
+        if name not in seen:
+            seen.add(name)
+            todo += [n for n in nexts(name) if n not in seen]
     return seen
+
+
+def _closure(start: Iterable[str], library: Mapping[str, Any]) -> set[str]:
+    """The library functions ``start`` calls, directly or through other functions."""
+    return _reachable(
+        (n for n in start if n in library),
+        lambda f: (c for node in library[f].node_def for c in _calls(node, library)),
+    )
+
+
+def _ancestors(start: Iterable[str], nodes: Mapping[str, Any]) -> set[str]:
+    """The graph nodes ``start`` reads from, directly or not (control inputs included)."""
+    return _reachable(
+        (n for n in start if n in nodes),
+        lambda n: (i for i in map(_tensor_node, nodes[n].input) if i in nodes),
+    )
 
 
 def checkpoint_only(meta_graph: Any) -> tuple[set[str], set[str]]:
