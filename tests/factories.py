@@ -63,3 +63,11 @@ def image_row(db: Database, image_id: int) -> Image:
         assert row is not None
         s.expunge(row)
         return row
+
+
+def breed_images(db: Database, slug: str) -> list[Image]:
+    """Every stored image of a breed, detached from its session."""
+    with db.session() as s:
+        rows = list(s.scalars(select(Image).join(Image.breed).where(Breed.slug == slug)))
+        s.expunge_all()
+    return rows

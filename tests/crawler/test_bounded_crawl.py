@@ -23,18 +23,12 @@ from crawler import settings as crawler_settings
 from crawler.runner import CrawlReport
 from crawler.sources.openverse import OpenverseSource
 from db.database import Database
-from db.models import Breed, CrawlRun, Image, RunStatus
+from db.models import Breed, CrawlRun, RunStatus
 from tests.crawler.conftest import crawl
 from tests.crawler.mockserver import MALFORMED, MockServer
+from tests.factories import breed_images
 
 SHAPES = [q for q in MALFORMED if q != "pekinese"]
-
-
-def stored(db: Database, slug: str) -> list[Image]:
-    with db.session() as s:
-        rows = list(s.scalars(select(Image).join(Image.breed).where(Breed.slug == slug)))
-        s.expunge_all()
-    return rows
 
 
 def dog_keyword(db: Database, slug: str) -> bool:
@@ -107,7 +101,7 @@ def test_each_malformed_shape_is_asked_once_skipped_and_the_good_results_stored(
 ) -> None:
     db, report, pages, _ = malformed_crawl
     assert pages[slug] == Counter({1: 1, 2: 1, 3: 1}), "every page exactly once, no more"
-    assert len(stored(db, slug)) == EXPECTED[slug]["stored"]
+    assert len(breed_images(db, slug)) == EXPECTED[slug]["stored"]
     summary = report.stats["breeds"][slug]
     if EXPECTED[slug]["honest"]:
         assert summary["search_incomplete"] == {}
@@ -159,7 +153,7 @@ def test_a_source_whose_every_answer_is_unreadable_fails_the_run(
     assert mockserver.openverse_pages("pekinese", start) == Counter({1: 1, 2: 1, 3: 1})
     assert report.status == RunStatus.FAILED
     assert "every answer was malformed" in report.failed_sources["openverse"]
-    assert stored(database, "pekinese") == []
+    assert breed_images(database, "pekinese") == []
     assert dog_keyword(database, "pekinese") is False
     assert run_row(database, report.run_id).status == RunStatus.FAILED
 
@@ -175,7 +169,7 @@ def test_an_exception_in_a_source_is_a_bad_page_not_a_loop(
     report = crawl(database, mockserver, breeds=["saluki"], per_breed=20)
     # Each page's results are used, the next page tried; 3 unreadable in a row end the source.
     assert mockserver.openverse_pages("saluki", start) == Counter({1: 1, 2: 1, 3: 1})
-    assert len(stored(database, "saluki")) == 10
+    assert len(breed_images(database, "saluki")) == 10
     assert report.stats["search/bad_page/openverse"] == 3
     assert "RuntimeError: boom" in report.sources["openverse"]["last_bad_page"]
     assert report.status == RunStatus.FINISHED  # its results were usable
@@ -250,8 +244,8 @@ def test_a_5xx_source_beside_a_healthy_one_makes_the_run_partial(
         sources=["openverse", "wikimedia"],
     )
     assert report.status == RunStatus.PARTIAL
-    assert {r.source for r in stored(database, "basenji")} == {"wikimedia"}
-    assert len(stored(database, "basenji")) == 3
+    assert {r.source for r in breed_images(database, "basenji")} == {"wikimedia"}
+    assert len(breed_images(database, "basenji")) == 3
     assert report.failed_sources == {"openverse": f"HTTP 503 from {mockserver.url[7:]}"}
     assert report.sources["wikimedia"]["failed"] is False
     assert run_row(database, report.run_id).status == RunStatus.PARTIAL

@@ -13,17 +13,11 @@ from breedbench.cli import app
 from crawler.jobs import BreedJob
 from crawler.runner import CrawlControl
 from db.database import Database
-from db.models import Breed, CrawlRun, Decision, Image, ImageStatus, RunStatus
+from db.models import Breed, CrawlRun, Decision, ImageStatus, RunStatus
 from db.reviews import record_decision
 from tests.crawler.conftest import crawl
 from tests.crawler.mockserver import MockServer
-
-
-def images(db: Database, slug: str) -> list[Image]:
-    with db.session() as s:
-        rows = list(s.scalars(select(Image).join(Image.breed).where(Breed.slug == slug)))
-        s.expunge_all()
-    return rows
+from tests.factories import breed_images
 
 
 def breed(db: Database, slug: str) -> Breed:
@@ -53,7 +47,7 @@ def test_auto_falls_back_to_dog_when_the_plain_query_runs_dry(
     job = report.jobs[0]
     assert job.fell_back and job.choice.query == "dhole dog" and job.stored == 5
     assert job.refused["too_small"] == 1 and job.refused["html"] == 1  # the off-topic results
-    assert {r.query for r in images(database, "dhole")} == {"dhole dog"}
+    assert {r.query for r in breed_images(database, "dhole")} == {"dhole dog"}
     assert breed(database, "dhole").dog_keyword is True  # kept for later crawls
     assert searched(mockserver, start)[0] == "dhole"
     # The next crawl starts with the dog query; the plain one is not asked again.
@@ -61,7 +55,7 @@ def test_auto_falls_back_to_dog_when_the_plain_query_runs_dry(
     report = crawl(database, mockserver, breeds=["dhole"], per_breed=8)
     assert report.jobs[0].choice.reason == "dog_keyword"
     assert set(searched(mockserver, start)) == {"dhole dog"}
-    assert len(images(database, "dhole")) == 8
+    assert len(breed_images(database, "dhole")) == 8
 
 
 def test_never_mode_keeps_the_plain_query(database: Database, mockserver: MockServer) -> None:
@@ -89,7 +83,7 @@ def test_ambiguous_names_and_reviewer_flags_start_with_dog(
     asked = set(searched(mockserver, start))
     assert "boxer" not in asked and "saluki" not in asked
     assert {"boxer dog", "saluki dog"} <= asked
-    assert {r.query for r in images(database, "boxer")} == {"boxer dog"}
+    assert {r.query for r in breed_images(database, "boxer")} == {"boxer dog"}
 
 
 def test_always_mode_adds_dog_to_every_breed(database: Database, mockserver: MockServer) -> None:
@@ -102,14 +96,14 @@ def test_recrawl_tops_up_after_rejections_without_refetching(
 ) -> None:
     report = crawl(database, mockserver, breeds=["saluki"], per_breed=3, dog_keyword="never")
     assert report.jobs[0].stored == 3
-    first = images(database, "saluki")
+    first = breed_images(database, "saluki")
     with database.session() as s:
         record_decision(s, first[0].id, "alice", Decision.REJECT, reason="not a saluki")
         record_decision(s, first[1].id, "alice", Decision.ACCEPT)
     start = len(mockserver.log())
     report = crawl(database, mockserver, breeds=["saluki"], per_breed=3, dog_keyword="never")
     assert report.jobs[0].needed == 1 and report.jobs[0].stored == 1
-    rows = images(database, "saluki")
+    rows = breed_images(database, "saluki")
     assert len(rows) == 4
     assert sum(r.status != ImageStatus.REJECTED for r in rows) == 3
     fetched = [e["path"] for e in mockserver.log()[start:] if e["path"].startswith("/img/")]
@@ -138,7 +132,7 @@ def test_stopping_leaves_whole_rows_and_files_and_the_next_crawl_tops_up(
         CONCURRENT_REQUESTS_PER_DOMAIN=1,
     )
     assert report.status == RunStatus.INTERRUPTED
-    rows = images(database, "saluki")
+    rows = breed_images(database, "saluki")
     assert 1 <= len(rows) < 10
     for r in rows:
         assert database.store.exists(r.path) and database.store.exists(r.thumb_path or "")
@@ -151,7 +145,7 @@ def test_stopping_leaves_whole_rows_and_files_and_the_next_crawl_tops_up(
         assert run is not None and run.status == RunStatus.INTERRUPTED and run.finished_at
     report = crawl(database, mockserver, breeds=["saluki"], per_breed=10, dog_keyword="never")
     assert report.status == RunStatus.FINISHED
-    assert len(images(database, "saluki")) == 10
+    assert len(breed_images(database, "saluki")) == 10
 
 
 # --- the CLI ----------------------------------------------------------------------------------
@@ -219,7 +213,7 @@ def test_crawl_and_dedup_on_both_databases(any_database: Database, mockserver: M
     assert report.status == RunStatus.FINISHED
     assert [j.stored for j in report.jobs] == [3, 3]
     report = crawl(any_database, mockserver, breeds=["weimaraner"], per_breed=4)
-    assert len(images(any_database, "weimaraner")) == 3  # the catalog has no fourth photo
+    assert len(breed_images(any_database, "weimaraner")) == 3  # the catalog has no fourth photo
     with any_database.session() as s:
         run = s.get(CrawlRun, report.run_id)
         assert run is not None and run.stats["breeds"]["weimaraner"]["exhausted"] is True
@@ -237,7 +231,7 @@ def test_a_failing_search_moves_on_to_the_next_source(
         dog_keyword="never",
     )
     assert report.jobs[0].stored == 3
-    assert {r.source for r in images(database, "basenji")} == {"wikimedia"}
+    assert {r.source for r in breed_images(database, "basenji")} == {"wikimedia"}
     assert report.stats["search/failed/openverse"] == 1
     assert report.stats["retry/count"] >= 1  # the 503 was retried before giving up
     assert "openverse" not in report.disabled_sources  # one failed search does not stop it
@@ -247,6 +241,8 @@ def test_results_pointing_at_local_files_are_never_read(
     database: Database, mockserver: MockServer
 ) -> None:
     report = crawl(database, mockserver, breeds=["kuvasz"], per_breed=5, dog_keyword="never")
-    assert [r.url for r in images(database, "kuvasz")] == [f"{mockserver.url}/img/good/700.jpg"]
+    assert [r.url for r in breed_images(database, "kuvasz")] == [
+        f"{mockserver.url}/img/good/700.jpg"
+    ]
     assert report.stats["search/skipped_url_scheme"] == 1
     assert report.jobs[0].found == 1

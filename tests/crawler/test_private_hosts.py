@@ -14,26 +14,18 @@ from ipaddress import ip_address
 from urllib.parse import quote, urlsplit
 
 import pytest
-from sqlalchemy import select
 
 import crawler.middlewares
 from db.database import Database
-from db.models import Breed, Image
 from tests.crawler.conftest import crawl
 from tests.crawler.mockserver import CountingServer, MockServer
+from tests.factories import breed_images
 
 
 @pytest.fixture
 def private_host() -> Iterator[CountingServer]:
     with CountingServer("127.0.0.2") as server:
         yield server
-
-
-def images(db: Database, slug: str) -> list[Image]:
-    with db.session() as s:
-        rows = list(s.scalars(select(Image).join(Image.breed).where(Breed.slug == slug)))
-        s.expunge_all()
-    return rows
 
 
 def test_private_hosts_are_refused_on_every_hop_and_never_reached(
@@ -76,7 +68,7 @@ def test_private_hosts_are_refused_on_every_hop_and_never_reached(
     hops = [r.getMessage() for r in caplog.records if "redirected from" in r.getMessage()]
     assert len(hops) == 3 and all(f"{own}/redirect?to=" in m for m in hops)
 
-    rows = {urlsplit(r.url or "").path: r for r in images(database, "komondor")}
+    rows = {urlsplit(r.url or "").path: r for r in breed_images(database, "komondor")}
     assert set(rows) == {"/img/good/812.jpg", "/img/good/813.jpg"}
     assert rows["/img/good/812.jpg"].requested_url is None
     moved = rows["/img/good/813.jpg"]
@@ -110,7 +102,9 @@ def test_allow_listed_hosts_are_fetched_and_their_robots_redirects_guarded(
     assert private_host.hits == []
     assert report.stats["netguard/refused"] == 1  # the robots.txt redirect hop
     assert "refused/private_address" not in report.stats  # no image was refused
-    assert {urlsplit(r.url or "").hostname for r in images(database, "briard")} == {"127.0.0.3"}
+    assert {urlsplit(r.url or "").hostname for r in breed_images(database, "briard")} == {
+        "127.0.0.3"
+    }
 
 
 def test_an_answer_from_an_address_the_lookup_did_not_show_is_dropped(
@@ -142,4 +136,4 @@ def test_an_answer_from_an_address_the_lookup_did_not_show_is_dropped(
     assert report.jobs[0].stored == 0 and report.jobs[0].refused["private_address"] == 1
     assert report.stats["refused/private_address"] == 1
     assert report.stats["netguard/refused"] == 2  # its robots.txt, then the image
-    assert images(database, "otterhound") == []
+    assert breed_images(database, "otterhound") == []
