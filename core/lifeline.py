@@ -29,6 +29,9 @@ def stop_with_parent(
 ) -> threading.Thread:
     """Interrupt this process when ``parent`` (default: the current parent) is gone.
 
+    A starter should pass its own pid: a child that reads ``os.getppid()`` only after its
+    imports would watch init if the starter had already died by then.
+
     ``on_orphaned`` replaces the default action (SIGINT to this process), for tests.
     """
     watched = os.getppid() if parent is None else parent
@@ -36,10 +39,11 @@ def stop_with_parent(
 
     def watch() -> None:
         event = threading.Event()
-        while not event.wait(interval):
-            if os.getppid() != watched:
-                stop()
+        # Checked at once too: the parent may have died while this process was starting.
+        while os.getppid() == watched:
+            if event.wait(interval):
                 return
+        stop()
 
     thread = threading.Thread(target=watch, name="stop-with-parent", daemon=True)
     thread.start()

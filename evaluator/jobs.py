@@ -74,7 +74,7 @@ def job_files(settings: Settings, job_id: str) -> dict[str, Path]:
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Atomically (the store's ``atomic_write``): a poller never reads half a file."""
+    """Atomically (``core.files.atomic_write``): a poller never reads half a file."""
     atomic_write(path, json.dumps(data).encode("utf-8"))
 
 
@@ -109,7 +109,8 @@ def start_job(
         files = job_files(settings, job_id)
         cmd = [sys.executable, "-m", "breedbench", "evaluate"]
         cmd += ["--progress-file", str(files["progress"].resolve())]
-        cmd += ["--stop-with-parent"]  # nothing outlives the app that started it
+        # Nothing outlives the app that started it (its pid: it may die while this starts).
+        cmd += ["--stop-with-parent", str(os.getpid())]
         if limit:
             cmd += ["--limit", str(int(limit))]
         cmd += ["--", version]  # a version is never read as an option

@@ -155,14 +155,15 @@ def evaluate(
         ),
     ] = None,
     stop_with_parent: Annotated[
-        bool,
+        int | None,
         typer.Option(
             "--stop-with-parent",
+            metavar="PID",
             hidden=True,
-            help="Stop (as Ctrl-C does) when the process that started this one exits; the "
-            "app's background evaluations pass it.",
+            help="Stop (as Ctrl-C does) when process PID, which started this one, exits; the "
+            "app's background evaluations pass their own pid.",
         ),
-    ] = False,
+    ] = None,
 ) -> None:
     """Run a model version on every accepted image and record top-1/3/5, per breed, latency.
 
@@ -171,10 +172,10 @@ def evaluate(
     from evaluator.pipeline import evaluate as run_evaluation
 
     job = None if progress_file is None else FileProgress(progress_file)
-    if stop_with_parent:
+    if stop_with_parent is not None:
         from core.lifeline import stop_with_parent as watch_parent
 
-        watch_parent()
+        watch_parent(stop_with_parent)
     try:
         db = open_db(ctx)
         with progress_bar() as bar:

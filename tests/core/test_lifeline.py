@@ -25,6 +25,13 @@ def test_an_orphan_is_told_once() -> None:
     assert not thread.is_alive()  # one stop, then the watcher ends
 
 
+def test_a_parent_gone_before_the_watch_starts_is_noticed_at_once() -> None:
+    """The app may die while its evaluation is still importing: no first wait is needed."""
+    called = threading.Event()
+    stop_with_parent(parent=-1, interval=3600, on_orphaned=called.set)
+    assert called.wait(10)
+
+
 def test_a_child_whose_parent_lives_is_left_alone() -> None:
     called = threading.Event()
     stop_with_parent(parent=os.getppid(), interval=0.01, on_orphaned=called.set)

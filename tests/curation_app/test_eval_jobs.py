@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -139,7 +140,8 @@ def test_stopping_a_job_records_nothing(app_env: Database, tiny_lite: str) -> No
     job = eval_jobs.start_job(db.settings, tiny_lite)
     cmd = command_line(job.pid)
     assert cmd[:4] == [sys.executable, "-m", "breedbench", "evaluate"] and cmd[-1] == tiny_lite
-    assert "--stop-with-parent" in cmd  # the evaluation ends with the app that started it
+    # The evaluation ends with the app that started it, named by pid.
+    assert cmd[cmd.index("--stop-with-parent") + 1] == str(os.getpid())
     eval_jobs.stop_job(db.settings, job.id)  # while the command is still starting
     done = wait_for(db, job.id)
     assert done.status == "stopped"
