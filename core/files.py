@@ -11,21 +11,26 @@ from core.errors import BreedbenchError
 
 TEMP_PREFIX = ".tmp-"
 
-# Write failures the user fixes outside breedbench (free space, raise a quota, remount): one line
-# each, instead of a traceback.
-_STORAGE_FULL = {errno.ENOSPC: "disk full", errno.EROFS: "read-only file system"}
+# Write failures the user fixes outside breedbench: one line each, naming the folder and the fix,
+# instead of a traceback. The fix names no flag: the target may be the store, an export folder or
+# a progress file, each chosen differently.
+_STORAGE_FULL = {
+    errno.ENOSPC: ("disk full", "free space there"),
+    errno.EROFS: ("read-only file system", "make it writable"),
+}
 if hasattr(errno, "EDQUOT"):  # not on Windows
-    _STORAGE_FULL[errno.EDQUOT] = "disk quota exceeded"
+    _STORAGE_FULL[errno.EDQUOT] = ("disk quota exceeded", "free space there or raise the quota")
 
 
 def storage_error(exc: OSError, target: Path) -> BreedbenchError | None:
     """The one-line error for a write to ``target`` that failed for lack of space (else None)."""
-    what = _STORAGE_FULL.get(exc.errno or 0)
-    if what is None:
+    found = _STORAGE_FULL.get(exc.errno or 0)
+    if found is None:
         return None
+    what, fix = found
     return BreedbenchError(
-        f"{what} while writing {target.name} in {target.parent}: free space there (or point "
-        "--data-dir elsewhere) and run the command again; nothing half-written was left behind"
+        f"{what} while writing {target.name} in {target.parent}: {fix} and try again "
+        "(no half-written file was left behind)"
     )
 
 

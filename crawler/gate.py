@@ -6,7 +6,8 @@ it. Without this gate each of them would still be sent, and retried, against an 
 down or that asked us to stop. A dropped search reaches the spider's errback as
 ``SourceStopped`` (an ``IgnoreRequest``), so its breed moves on to the next source.
 
-Ordered first of the downloader middlewares (50): before the address guard looks a host up and
+Ordered at 50, beside Scrapy's own ``OffsiteMiddleware`` (also 50, which Scrapy lists first) and
+before every other downloader middleware: before the address guard (75) looks a host up and
 before a retry waits.
 """
 

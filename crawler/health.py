@@ -2,13 +2,18 @@
 
 A crawl must not look like a success when its sources were down: an unreachable API (after
 Scrapy's retries), an error status or an answer nobody can read is recorded here per source with
-its error, and decides the run's status:
+its error. A source *failed* when it never answered (every search failed), when it stopped for
+errors (an error document such as a bad key, or failed searches in a row up to the spider's
+limit), or when every answer it gave was unreadable. A search that fails now and then between
+answers does not make its source failed: it is counted (``failures``, ``search/failed/<name>``),
+logged and recorded with the source (``first_failure``), and its breed moves on to the next
+source. The run's status follows:
 
 * ``failed``: no source gave anything usable (nothing reachable, or only errors and unreadable
   answers);
-* ``partial``: some source failed while another answered;
-* ``finished``: every source that was asked answered (some pages may still have been malformed:
-  they are counted, logged and reported, and their results skipped).
+* ``partial``: a source failed while another answered;
+* ``finished``: no source failed (some pages may still have been malformed, some searches may
+  have failed once: they are counted, logged and reported, and their results skipped).
 
 A source stopped by its request budget (``BREEDBENCH_CRAWL_MAX_REQUESTS_PER_SOURCE``) did not
 fail: it is reported as stopped, and the run keeps the status its answers earned.
@@ -68,10 +73,17 @@ class SourceHealth:
         return self.pages_ok > 0 or self.candidates > 0
 
     @property
+    def answered_any(self) -> bool:
+        """Some search got an answer (read whole or not)."""
+        return self.pages_ok > 0 or self.pages_bad > 0
+
+    @property
     def failed(self) -> bool:
+        """Never answered, stopped for errors, or only unreadable answers (the module doc)."""
+        unreachable = self.failures > 0 and not self.answered_any
         stopped_by_error = self.stopped is not None and not self.budget_reached
         unreadable = self.pages_bad > 0 and not self.usable
-        return self.failures > 0 or stopped_by_error or unreadable
+        return unreachable or stopped_by_error or unreadable
 
     @property
     def problem(self) -> str | None:
@@ -91,6 +103,7 @@ class SourceHealth:
             "pages_bad": self.pages_bad,
             "results_bad": self.results_bad,
             "failures": self.failures,
+            "first_failure": self.error,
             "failed": self.failed,
             "error": self.problem,
             "last_bad_page": self.last_bad_page,

@@ -224,7 +224,6 @@ def _import_one(
         report.run_id,
         decoded=valid.image,
         within=_accept_by(options.reviewer) if options.accept else None,
-        keep_existing=True,
     )
     if image_id is not None:
         report.accepted += int(options.accept)

@@ -3,10 +3,13 @@
 The tree is the user's, but not everything in it is: a symlink can lead anywhere on the machine
 (``~/.ssh``, ``/proc``), a file can be a 1 GiB sparse blob or a FIFO that blocks a reader
 forever, and the same file can sit in two breed folders through links. So a file is followed to
-its real path, which must stay inside the import root; it is opened once, without following a
-symlink swapped in meanwhile and without blocking; type and size come from that open descriptor
-before a byte is read; and reading stops one byte past the limit whatever the size claimed.
-Every refusal is a ``Refusal`` with the short reason the import counts.
+its real path, which must stay inside the import root; it is opened once, without blocking, and
+the file actually opened must lie inside the root too: a folder on the way may have been swapped
+for a link between the check and the open (on Linux the kernel names the open file's path,
+``/proc/self/fd``; elsewhere only a link swapped in for the file itself is refused, by
+``O_NOFOLLOW``). Type and size come from that open descriptor before a byte is read, and reading
+stops one byte past the limit whatever the size claimed. Every refusal is a ``Refusal`` with the
+short reason the import counts.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from crawler.validation import Refusal
 READ_CHUNK = 1 << 20
 
 # O_NOFOLLOW: the real path was checked, so a symlink found there now was swapped in after the
-# check. O_NONBLOCK: opening a FIFO must not wait for a writer. Both are absent on Windows.
+# check (it guards the last part of the path only: ``opened_inside`` checks the folders).
+# O_NONBLOCK: opening a FIFO must not wait for a writer. Both are absent on Windows.
 _OPEN_FLAGS = (
     os.O_RDONLY
     | getattr(os, "O_NOFOLLOW", 0)
@@ -37,6 +41,16 @@ def real_path_inside(path: Path, root: Path) -> Path | None:
     """``path`` with every symlink followed, or None when that leaves ``root`` (a real path)."""
     real = Path(os.path.realpath(path))
     return real if real.is_relative_to(root) else None
+
+
+def opened_inside(fd: int, root: Path) -> bool | None:
+    """Whether the file open as ``fd`` lies inside ``root`` (a real path), by the path the kernel
+    keeps for it; ``None`` where no ``/proc/self/fd`` tells (not Linux)."""
+    try:
+        opened = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return None
+    return Path(opened).is_relative_to(root)
 
 
 def read_at_most(fh: BinaryIO, limit: int) -> bytes:
@@ -70,6 +84,8 @@ def read_tree_file(path: Path, root: Path, max_bytes: int, seen: set[FileKey]) -
     except OSError as exc:  # permissions, removed meanwhile, a dangling link, a swapped-in link
         raise Refusal("unreadable", exc.strerror or str(exc)) from exc
     try:
+        if opened_inside(fd, root) is False:  # a folder on the way was swapped for a link
+            raise Refusal("outside_root", f"{path.name} leads outside the import folder")
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise Refusal("not_a_file", f"{path.name} is not a regular file")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Self
@@ -26,10 +27,9 @@ from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.settings import BaseSettings
-from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.response import response_status_message
 
-from crawler.netguard import DEFAULT_PORTS, AllowList, Decision, HostGuard, IPAddress, resolve
+from crawler.netguard import AllowList, Decision, HostGuard, IPAddress, origin, resolve
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +117,10 @@ TRUSTED_URL_SETTINGS = (
 )
 # How long a host's resolved addresses are reused: image hosts serve thousands of requests.
 LOOKUP_TTL = 300.0
+# How long a name that did not resolve stays unresolved: long enough that a host that is gone
+# costs one lookup (a thread) per half-minute instead of one per request, short enough that a
+# passing DNS failure does not refuse a host for the rest of the crawl.
+FAILED_LOOKUP_TTL = 30.0
 REFUSED_STAT = "netguard/refused"
 
 
@@ -126,17 +130,6 @@ class PrivateAddressRefused(IgnoreRequest):
     def __init__(self, url: str, decision: Decision) -> None:
         super().__init__(f"refused {url}: {decision}")
         self.decision = decision
-
-
-def host_port(request: Request) -> tuple[str, int] | None:
-    """Host and port the request connects to; None when it is not plain http(s)."""
-    parts = urlparse_cached(request)
-    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
-        return None  # other schemes have no download handler (crawler.settings)
-    try:
-        return parts.hostname, parts.port or DEFAULT_PORTS[parts.scheme]
-    except ValueError:  # a port out of range: the downloader refuses the URL itself
-        return None
 
 
 class _Guarded:
@@ -170,20 +163,25 @@ class PublicAddressMiddleware(_Guarded):
     so every hop passes here; a refusal raises ``PrivateAddressRefused`` (an ``IgnoreRequest``),
     which reaches the request's errback and is never fetched.
 
-    Names are resolved in a thread (``getaddrinfo`` blocks), once per host and ``LOOKUP_TTL``,
-    with concurrent requests for a host sharing the lookup. What remains: the downloader resolves
-    the name again when it connects, so a name that answers differently the second time (DNS
-    rebinding) could reach an address this check did not see. ``PeerAddressMiddleware`` checks
-    the address the answer actually came from and drops it then: the request was sent, but its
-    answer is neither stored, nor followed, nor counted as a response.
+    Names are resolved in a thread (``getaddrinfo`` blocks), once per host and ``LOOKUP_TTL``
+    (``FAILED_LOOKUP_TTL`` for a name that did not resolve), with concurrent requests for a host
+    sharing the lookup; expired look-ups are swept out now and then. What remains: the
+    downloader resolves the name again when it connects, so a name that answers differently the
+    second time (DNS rebinding) could reach an address this check did not see.
+    ``PeerAddressMiddleware`` checks the address the answer actually came from and drops it
+    then: the request was sent, but its answer is neither stored, nor followed, nor counted as
+    a response.
     """
 
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
+        self.clock: Callable[[], float] = time.monotonic
+        # host → (when it expires, the look-up: running, or done)
         self._lookups: dict[str, tuple[float, asyncio.Future[list[IPAddress]]]] = {}
+        self._next_sweep = 0.0
 
     async def process_request(self, request: Request) -> None:
-        target = host_port(request)
+        target = origin(request.url)  # None: not http(s), no download handler
         if target is None:
             return
         host, port = target
@@ -195,15 +193,26 @@ class PublicAddressMiddleware(_Guarded):
             raise self.refuse(request, decision)
 
     async def addresses(self, host: str) -> list[IPAddress]:
-        now = time.monotonic()
+        now = self.clock()
         cached = self._lookups.get(host)
-        if cached is None or cached[0] < now:
+        if cached is None or cached[0] <= now:
+            self._sweep(now)
             cached = (now + LOOKUP_TTL, asyncio.ensure_future(asyncio.to_thread(resolve, host)))
             self._lookups[host] = cached
         found = await asyncio.shield(cached[1])
-        if not found and self._lookups.get(host) is cached:
-            del self._lookups[host]  # a failed lookup is not remembered
+        if not found and self._lookups.get(host) is cached:  # the first to learn it failed
+            self._lookups[host] = (min(cached[0], self.clock() + FAILED_LOOKUP_TTL), cached[1])
         return found
+
+    def _sweep(self, now: float) -> None:
+        """Forget expired look-ups (a long crawl meets many hosts once); at most once per
+        ``FAILED_LOOKUP_TTL``, so a crawl of many hosts does not walk the table per host."""
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + FAILED_LOOKUP_TTL
+        expired = [h for h, (ends, job) in self._lookups.items() if ends <= now and job.done()]
+        for host in expired:
+            del self._lookups[host]
 
 
 class PeerAddressMiddleware(_Guarded):
@@ -216,7 +225,7 @@ class PeerAddressMiddleware(_Guarded):
 
     async def process_response(self, request: Request, response: Response) -> Response:
         peer = response.ip_address
-        target = host_port(request)
+        target = origin(request.url)
         if peer is None or target is None or request.meta.get("proxy"):
             return response
         decision = self.guard.check_peer(*target, peer)

@@ -78,7 +78,9 @@ class StorePipeline:
             if self.context.stop_requested:
                 outcome = "stopping"
                 self.crawler.stats.inc_value("dropped/stopping")
-                discard_unreferenced(self.context.db, self.index, checked.sha256)
+                discard_unreferenced(
+                    self.context.db, self.index, checked.facts.sha256, checked.created
+                )
                 raise DropItem("crawl is stopping")
             # In the loop's own thread, synchronously: a few ms, no await between the dedup
             # check and the commit, and no second thread fighting the loop for the GIL (a
@@ -87,10 +89,11 @@ class StorePipeline:
                 self.context.db,
                 self.index,
                 item["body"],
-                checked,
+                checked.facts,
                 item["breed_id"],
                 ImageMeta(item["candidate"].provenance, requested_url=item.get("requested_url")),
                 self.context.run_id,
+                prewritten=checked.created,
             )
             if image_id is None:
                 outcome = str(result.verdict)

@@ -90,7 +90,8 @@ POLITENESS: dict[str, Any] = {
     },
     "ITEM_PIPELINES": {"crawler.pipelines.StorePipeline": 300},
     # Only http(s): a search result must never make the crawler read a local file (file://),
-    # a bucket (s3://) or an FTP server. The spider also skips such URLs before requesting.
+    # a bucket (s3://) or an FTP server. Sources also refuse such URLs before any request
+    # (``crawler.sources.base.http_url``).
     "DOWNLOAD_HANDLERS": {"file": None, "s3": None, "ftp": None, "data": None},
     "TWISTED_REACTOR_ENABLED": False,  # crawls run inside asyncio.run (crawler.runner)
 }

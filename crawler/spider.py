@@ -11,13 +11,14 @@ Every search ends in a decision, so the crawl always moves on and never asks for
 
 * an answer that cannot be read (not JSON, a wrong shape, anything a source raises) is logged
   with source, query and page, counted (``search/bad_page``), and the next page is asked for
-  when the source can name it without the bad answer; after ``BREEDBENCH_MAX_BAD_PAGES`` in a
-  row the source stops for that breed. A single bad result is skipped and counted
+  when the source can name it without the bad answer; after ``BREEDBENCH_CRAWL_MAX_BAD_PAGES``
+  in a row the source stops for that breed. A single bad result is skipped and counted
   (``search/bad_result``), the rest of its page used;
 * a failed search (no answer after Scrapy's retries, or an error status) moves the breed to the
-  next source; ``BREEDBENCH_MAX_FAILED_SEARCHES`` in a row, across breeds, stop the source for
-  the crawl, and its waiting searches are dropped unsent (``crawler.gate``);
-* each source may be sent ``BREEDBENCH_MAX_REQUESTS_PER_SOURCE`` searches, then it stops;
+  next source; 3 in a row, across breeds, stop the source for the crawl (a fixed default of
+  ``crawler.settings``, not a user setting), and its waiting searches are dropped unsent
+  (``crawler.gate``);
+* each source may be sent ``BREEDBENCH_CRAWL_MAX_REQUESTS_PER_SOURCE`` searches, then it stops;
 * a page already asked for is never asked again (``search/repeat_refused``), whatever the cause.
 
 Only an honest end — a well-formed answer saying there is nothing more — counts as the query
@@ -120,22 +121,25 @@ def page_key(source: str, query: str, page: Any) -> str:
 class BreedSpider(Spider):
     name = "breedbench"
 
+    # The limits: their defaults live in ``crawler.settings.DEFAULTS``, the user-facing ones are
+    # validated by ``core.settings.Settings`` (each at least 1).
+    max_requests: int  # search requests per source and crawl
+    max_bad_pages: int  # unreadable pages in a row before a source stops for a breed
+    max_failed: int  # failed searches in a row before a source stops for the crawl
+
     def __init__(self, context: CrawlContext, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.context = context
         self.sources: list[Source] = []
-        self.max_requests = 2000
-        self.max_bad_pages = 3
-        self.max_failed = 3
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> BreedSpider:
         spider: BreedSpider = super().from_crawler(crawler, *args, **kwargs)
         spider.context.crawler = crawler
         s = crawler.settings
-        spider.max_requests = s.getint("BREEDBENCH_MAX_REQUESTS_PER_SOURCE", 2000)
-        spider.max_bad_pages = max(1, s.getint("BREEDBENCH_MAX_BAD_PAGES", 3))
-        spider.max_failed = max(1, s.getint("BREEDBENCH_MAX_FAILED_SEARCHES", 3))
+        spider.max_requests = s.getint("BREEDBENCH_MAX_REQUESTS_PER_SOURCE")
+        spider.max_bad_pages = s.getint("BREEDBENCH_MAX_BAD_PAGES")
+        spider.max_failed = s.getint("BREEDBENCH_MAX_FAILED_SEARCHES")
         for name in s.getlist("BREEDBENCH_SOURCES"):
             try:
                 spider.sources.append(SOURCES[name].from_crawler(crawler))
@@ -309,10 +313,7 @@ class BreedSpider(Spider):
                 bad[0],
             )
         health.candidates += len(read.candidates)
-        for c in read.candidates:
-            if not c.url.startswith(("http://", "https://")):  # checked by the source already
-                stats.inc_value("search/skipped_url_scheme")
-                continue
+        for c in read.candidates:  # http(s) URLs with a host: the source checked them
             if c.url in job.seen_urls:
                 continue
             job.seen_urls.add(c.url)

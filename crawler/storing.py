@@ -6,14 +6,17 @@ Shared by the crawl's store pipeline and the folder import, and free of Scrapy s
 insert are never interleaved.
 
 The files are written before the row is committed (a row must never point at a file that is not
-there), so a unit that fails or is interrupted (Ctrl-C included) at any point before its commit
-has its files removed again — unless a committed row holds the same bytes: the store is
-addressed by content, so another image's row may own the very same files.
+there), so a unit that stores no row — a duplicate, a crawl stopping, a failure or an interrupt
+(Ctrl-C included) at any point before its commit — removes the files *it wrote* again: those it
+found in the store are someone else's (an earlier image, another crawl's worker, an orphan that
+``breedbench fsck`` reports) and stay. Even its own files stay when a committed row holds the
+same bytes: the store is addressed by content, so another image's row may own the very same
+files.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from PIL import Image as PILImage
 from sqlalchemy import select
@@ -23,15 +26,9 @@ from crawler.dedup import DedupIndex, DedupResult, cross_breed_flags
 from db.database import Database
 from db.images import ImageFacts, ImageMeta, add_image
 from db.models import Image
-from db.store import original_path, thumbnail_path
 
 # More writes of the same unit, in its transaction, once the row has its id.
 WithinUnit = Callable[[Session, int], None]
-
-
-def unit_files(sha256: str) -> tuple[str, str]:
-    """The store paths an image's unit writes: its original and its thumbnail."""
-    return original_path(sha256), thumbnail_path(sha256)
 
 
 def store_valid(
@@ -45,24 +42,21 @@ def store_valid(
     *,
     decoded: PILImage.Image | None = None,
     within: WithinUnit | None = None,
-    keep_existing: bool = False,
+    prewritten: Iterable[str] = (),
 ) -> tuple[DedupResult, int | None]:
     """Dedup, then write the files and commit the row, its flags and ``within`` as one unit.
 
-    Returns the verdict and the new image id (None when the image was a duplicate within its
-    breed: nothing is written, and files written ahead for it by a worker are removed unless
-    another row holds the same bytes). On any exception the unit's files are removed under the
-    same rule and the exception goes on. ``keep_existing``: files already in the store when the
-    unit starts are not the unit's and stay (the import writes its own files; a crawl worker
-    writes them ahead *for* the unit, so the crawl leaves this off).
+    ``prewritten``: the store files a crawl worker wrote ahead for this unit (none when the
+    same bytes were in the store already). Returns the verdict and the new image id (None
+    when the image was a duplicate within its breed: its files are discarded, see
+    ``discard_unreferenced``). On any exception the unit's files are discarded the same way and
+    the exception goes on.
     """
+    created = list(prewritten)
     result = index.check(breed_id, facts.sha256, facts.phash)
     if not result.keep:
-        discard_unreferenced(db, index, facts.sha256)
+        discard_unreferenced(db, index, facts.sha256, created)
         return result, None
-    present: set[str] = set()
-    if keep_existing:
-        present = {p for p in unit_files(facts.sha256) if db.store.exists(p)}
     try:
         with db.session() as s:
             row = add_image(
@@ -74,29 +68,33 @@ def store_valid(
                 decoded=decoded,
                 crawl_run_id=crawl_run_id,
                 facts=facts,
+                created=created,
             )
             s.add_all(cross_breed_flags(row.id, result))
             if within is not None:
                 within(s, row.id)
             image_id = row.id
     except BaseException:
-        discard_unreferenced(db, index, facts.sha256, keep=present)
+        discard_unreferenced(db, index, facts.sha256, created)
         raise
     index.add(image_id, breed_id, facts.sha256, facts.phash)
     return result, image_id
 
 
 def discard_unreferenced(
-    db: Database, index: DedupIndex, sha256: str, *, keep: set[str] | frozenset[str] = frozenset()
+    db: Database, index: DedupIndex, sha256: str, created: Iterable[str]
 ) -> None:
-    """Remove the files of ``sha256`` (but those in ``keep``) unless a committed row holds them.
+    """Remove the files a unit ``created`` for ``sha256``, unless a committed row holds them.
 
-    The in-memory index answers for this process; the database for the rest (another crawl or
-    import, or a commit that went through just before an interrupt). When the database cannot
-    answer, the files stay: an orphan is found and removed by ``breedbench fsck --repair``, a
-    row whose original was deleted could not be repaired.
+    Nothing to remove (the usual duplicate: its files were there before) costs nothing. Else
+    the in-memory index answers for this process, and the database for the rest: another crawl
+    or import that found these files in the store and committed a row for the same bytes, or
+    this unit's own commit that went through just before an interrupt. When the database
+    cannot answer, the files stay: an orphan is found and removed by ``breedbench fsck
+    --repair``, a row whose original was deleted could not be repaired.
     """
-    if index.has_sha(sha256):
+    created = list(created)
+    if not created or index.has_sha(sha256):
         return
     try:
         with db.session() as s:
@@ -105,6 +103,5 @@ def discard_unreferenced(
         return
     if held is not None:
         return
-    for rel in unit_files(sha256):
-        if rel not in keep:
-            db.store.absolute(rel).unlink(missing_ok=True)
+    for rel in created:
+        db.store.absolute(rel).unlink(missing_ok=True)

@@ -5,7 +5,8 @@ image. In threads next to Scrapy's event loop they crawl: every return from Pill
 to win the GIL back from the loop (the "convoy" effect), which made each image take ~80 ms. In a
 process pool they run at full speed on the other cores. A worker receives the bytes, validates
 them, writes the original and the thumbnail into the store (atomic writes, paths derived from
-the sha256) and returns a few numbers; the row is written in the crawl's event-loop thread.
+the sha256) and returns a few numbers and the files it wrote; the row is written in the crawl's
+event-loop thread.
 
 Workers ignore SIGINT: Ctrl-C is the crawl's to handle (stop gracefully), not theirs.
 """
@@ -17,6 +18,7 @@ import multiprocessing
 import os
 import signal
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from crawler.validation import Refusal, validate_image
@@ -26,11 +28,21 @@ from db.store import FileSystemImageStore
 _stores: dict[str, FileSystemImageStore] = {}
 
 
+@dataclass(frozen=True, slots=True)
+class Prewritten:
+    """A valid image whose files are in the store: its facts for the row, and the files this
+    worker wrote (the others were there already), which are the unit's to take back if it
+    stores no row (``crawler.storing``)."""
+
+    facts: ImageFacts
+    created: tuple[str, ...]
+
+
 def check_and_prewrite(
     store_root: str, data: bytes, min_side: int, max_bytes: int, max_pixels: int
-) -> ImageFacts | tuple[str, str]:
-    """Validate ``data`` and write its files; its facts come back for the row, a refusal as
-    ``(reason, detail)``."""
+) -> Prewritten | tuple[str, str]:
+    """Validate ``data`` and write its files (as a pair: a full disk leaves no original without
+    its thumbnail); a refusal comes back as ``(reason, detail)``."""
     try:
         valid = validate_image(data, min_side=min_side, max_bytes=max_bytes, max_pixels=max_pixels)
     except Refusal as r:
@@ -38,9 +50,8 @@ def check_and_prewrite(
     store = _stores.get(store_root)
     if store is None:
         store = _stores[store_root] = FileSystemImageStore(Path(store_root))
-    store.put(data)
-    store.put_thumbnail(valid.sha256, valid.image)
-    return valid.facts()
+    stored = store.put_with_thumbnail(data, valid.image)
+    return Prewritten(valid.facts(), stored.created)
 
 
 def _ignore_sigint() -> None:

@@ -71,8 +71,7 @@ def database_error(exc: BaseException, engine: Engine, doing: str) -> Breedbench
     ``doing`` completes "cannot ... <database>" (e.g. "open", "migrate"); the driver's first line
     follows, with any password of the URL scrubbed from it.
     """
-    path = sqlite_path(engine.url)
-    damaged = damaged_database_error(exc, str(path) if path else None)
+    damaged = damaged_database_error(exc, _file_name(engine))
     if damaged is not None:
         return damaged
     orig = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
@@ -110,5 +109,6 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 
 
 def _file_name(engine: Engine) -> str | None:
+    """The SQLite file as ``db.sqlite_file`` names it in messages (None for another database)."""
     path = sqlite_path(engine.url)
     return str(path) if path is not None else None

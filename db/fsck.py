@@ -28,9 +28,10 @@ from PIL import Image as PILImage
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from core.chunks import IN_CHUNK
+from core.chunks import id_chunks
 from core.errors import BreedbenchError
 from core.files import TEMP_PREFIX, atomic_write
+from db.engine import sqlite_path
 from db.hashing import open_working
 from db.models import Image
 from db.store import FileSystemImageStore, thumbnail_jpeg, thumbnail_path
@@ -57,6 +58,7 @@ class Kind(enum.Enum):
     """A kind of disagreement between the store and the database, in the order they are shown."""
 
     DATABASE = "damaged database"
+    UNREADABLE = "unreadable file or folder"
     ORPHAN = "orphan file"
     TEMP = "temporary file"
     UNEXPECTED = "unexpected file"
@@ -76,6 +78,9 @@ class Kind(enum.Enum):
 _ADVICE = {
     Kind.DATABASE: "SQLite's quick_check found damage in the database file: restore it from a "
     "backup (the sqlite3 shell's .recover command may save what is left)",
+    Kind.UNREADABLE: "store files or folders that cannot be read (permissions, most often; or a "
+    "failing disk): fix their permissions for the user running breedbench and run fsck again; "
+    "what they hold was not checked, and nothing in them is changed",
     Kind.ORPHAN: "files no image row refers to (e.g. left by an interrupted crawl); "
     "`breedbench fsck --repair` removes them",
     Kind.TEMP: "left by an interrupted write; `breedbench fsck --repair` removes them",
@@ -155,6 +160,13 @@ class _File:
     mtime: float
 
 
+@dataclass(frozen=True, slots=True)
+class _Unreadable:
+    """A folder (its path ends in ``/``) or file the walk could not look into."""
+
+    detail: str
+
+
 def check_store(
     session: Session,
     store: FileSystemImageStore,
@@ -173,28 +185,42 @@ def check_store(
     report_db = _database_damage(session) if verify else []
     rows = _rows(session)
     originals, thumbs = rows.originals, rows.thumbs
-    files = dict(_walk(store.root))
+    files: dict[str, _File] = {}
+    unreadable: dict[str, _Unreadable] = {}
+    for rel, entry in _walk(store.root):
+        if isinstance(entry, _Unreadable):
+            unreadable[rel] = entry
+        else:
+            files[rel] = entry
     report = FsckReport(store=store.root, rows=rows.count, files=len(files))
     report.problems.extend(report_db)
+    for rel, entry in unreadable.items():
+        report.problems.append(Problem(Kind.UNREADABLE, rel.rstrip("/") or ".", entry.detail))
+    folders = tuple(rel for rel in unreadable if rel.endswith("/") or not rel)
+
+    def unseen(rel: str) -> bool:
+        """Inside what could not be read: reported as that, not as missing."""
+        return rel in unreadable or rel.startswith(folders)
+
     cutoff = (time.time() if now is None else now) - grace_seconds
 
     to_hash: list[tuple[str, str]] = []
     for rel, row in originals.items():
         found = files.get(rel)
         if found is None:
-            report.problems.append(Problem(Kind.MISSING, rel, f"sha256 {row.sha256}"))
+            if not unseen(rel):
+                report.problems.append(Problem(Kind.MISSING, rel, f"sha256 {row.sha256}"))
         elif found.size != row.byte_size:
             report.problems.append(
                 Problem(Kind.MISMATCH, rel, f"{found.size} bytes, the row says {row.byte_size}")
             )
         elif verify:
             to_hash.append((rel, row.sha256))
-    for rel, detail in _hash_mismatches(store.root, to_hash):
-        report.problems.append(Problem(Kind.MISMATCH, rel, detail))
+    report.problems.extend(_verify_hashes(store.root, to_hash))
     report.verified = len(to_hash)
 
     for rel in thumbs:
-        if rel not in files:
+        if rel not in files and not unseen(rel):
             report.problems.append(Problem(Kind.NO_THUMBNAIL, rel))
 
     for rel, found in files.items():
@@ -224,7 +250,8 @@ def _database_damage(session: Session) -> list[Problem]:
 
 
 def _database_file(session: Session) -> str:
-    return str(session.get_bind().url.database or "")
+    path = sqlite_path(session.get_bind().url)
+    return str(path) if path is not None else ""
 
 
 def _rows(session: Session) -> _Rows:
@@ -240,31 +267,41 @@ def _rows(session: Session) -> _Rows:
     return _Rows(count, originals, thumbs, {row.sha256 for row in originals.values()})
 
 
-def _walk(root: Path) -> Iterator[tuple[str, _File]]:
+def _walk(root: Path) -> Iterator[tuple[str, _File | _Unreadable]]:
     """Every file under ``root`` as (posix path relative to it, size and mtime); one pass.
 
     Symbolic links are followed (originals/ may live on another disk), each folder visited
-    once; a broken link counts as no file.
+    once; a broken link counts as no file. A folder that cannot be listed (or a file that
+    cannot be looked at) comes as ``_Unreadable``, a folder's path ending in ``/`` (the root's
+    is empty), and the walk goes on.
     """
     seen: set[tuple[int, int]] = set()
     stack = [(root, "")]
     while stack:
         folder, prefix = stack.pop()
-        st = folder.stat()
-        if (st.st_dev, st.st_ino) in seen:
+        try:
+            st = folder.stat()
+            if (st.st_dev, st.st_ino) in seen:
+                continue
+            seen.add((st.st_dev, st.st_ino))
+            with os.scandir(folder) as entries:
+                listed = list(entries)
+        except OSError as exc:
+            yield prefix, _Unreadable(f"cannot be listed: {exc.strerror or exc}")
             continue
-        seen.add((st.st_dev, st.st_ino))
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                rel = prefix + entry.name
-                try:
-                    if entry.is_dir():
-                        stack.append((Path(entry.path), rel + "/"))
-                        continue
-                    st = entry.stat()
-                except OSError:
+        for entry in listed:
+            rel = prefix + entry.name
+            try:
+                if entry.is_dir():
+                    stack.append((Path(entry.path), rel + "/"))
                     continue
-                yield rel, _File(st.st_size, st.st_mtime)
+                st = entry.stat()
+            except FileNotFoundError:  # a broken link, or removed meanwhile
+                continue
+            except OSError as exc:
+                yield rel, _Unreadable(f"cannot be looked at: {exc.strerror or exc}")
+                continue
+            yield rel, _File(st.st_size, st.st_mtime)
 
 
 def _unreferenced_kind(rel: str, shas: set[str]) -> Kind | None:
@@ -284,19 +321,24 @@ def _unreferenced_kind(rel: str, shas: set[str]) -> Kind | None:
     return Kind.ORPHAN
 
 
-def _hash_mismatches(root: Path, items: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """The (path, detail) of each original whose bytes do not hash to its row's sha256."""
+def _verify_hashes(root: Path, items: list[tuple[str, str]]) -> list[Problem]:
+    """A problem for each original whose bytes do not hash to its row's sha256, or that cannot
+    be read (a permission, not a damaged file: it gets its own kind and advice)."""
 
-    def check(item: tuple[str, str]) -> tuple[str, str] | None:
+    def check(item: tuple[str, str]) -> Problem | None:
         rel, expected = item
         try:
             with (root / rel).open("rb") as fh:
                 actual = hashlib.file_digest(fh, "sha256").hexdigest()
+        except FileNotFoundError:  # removed since the walk
+            return Problem(Kind.MISSING, rel, f"sha256 {expected}")
         except OSError as exc:
-            return rel, f"cannot be read: {exc.strerror}"
-        return None if actual == expected else (rel, f"its bytes hash to {actual[:12]}…")
+            return Problem(Kind.UNREADABLE, rel, f"cannot be read: {exc.strerror or exc}")
+        if actual == expected:
+            return None
+        return Problem(Kind.MISMATCH, rel, f"its bytes hash to {actual[:12]}…")
 
-    return [m for m in _threaded(check, items) if m is not None]
+    return [p for p in _threaded(check, items) if p is not None]
 
 
 def _threaded(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
@@ -338,11 +380,9 @@ def _claimed_since(session: Session, orphans: list[str]) -> set[str]:
         if match is not None:
             sha = match.group("original") or match.group("thumb") or match.group("copy")
             by_sha.setdefault(sha, []).append(rel)
-    shas = list(by_sha)
     claimed: set[str] = set()
     stmt = select(Image.sha256, Image.path, Image.thumb_path)
-    for start in range(0, len(shas), IN_CHUNK):
-        chunk = shas[start : start + IN_CHUNK]
+    for chunk in id_chunks(by_sha):
         for sha256, path, thumb in session.execute(stmt.where(Image.sha256.in_(chunk))):
             referenced = {path, thumb or thumbnail_path(sha256)}
             claimed.update(

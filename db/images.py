@@ -60,24 +60,27 @@ def add_image(
     facts: ImageFacts | None = None,
     decoded: PILImage.Image | None = None,
     crawl_run_id: int | None = None,
+    created: list[str] | None = None,
 ) -> Image:
     """Store ``data`` (once, by sha256), make its thumbnail and insert the row; flushes.
 
     ``facts`` computed by whoever decoded the bytes (validation does) are trusted: then nothing
     is hashed or decoded here, and files a crawl worker already wrote are not written again —
-    this runs in the crawl's event-loop thread, so it must stay cheap.
+    this runs in the crawl's event-loop thread, so it must stay cheap. Missing files are written
+    as a pair (``put_with_thumbnail``): a full disk leaves no original without its thumbnail.
+
+    ``created`` collects the store files this call wrote — as soon as they are written, so a
+    caller whose row then fails knows which files were its own to remove (``crawler.storing``).
     """
     if facts is None:
         if decoded is None:
             decoded = open_working(io.BytesIO(data))
         facts = image_facts(data, decoded)
-    path = original_path(facts.sha256)
-    if not store.exists(path):
-        store.put(data)
-    thumb = thumbnail_path(facts.sha256)
-    if not store.exists(thumb):
-        img = decoded if decoded is not None else open_working(io.BytesIO(data))
-        store.put_thumbnail(facts.sha256, img)
+    path, thumb = original_path(facts.sha256), thumbnail_path(facts.sha256)
+    if not (store.exists(path) and store.exists(thumb)):
+        written = store.put_with_thumbnail(data, decoded).created
+        if created is not None:
+            created.extend(written)
     row = Image(
         breed_id=breed_id,
         found_breed_id=breed_id,

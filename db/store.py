@@ -4,7 +4,9 @@ Paths derive from the hash only (``originals/ab/cd/<sha256>``; ``thumbs/ab/<sha2
 user-supplied text (a URL, a file name, a breed) ever becomes part of a path, and the same bytes
 are stored once however many breeds or crawls bring them. Files are written to a temporary name
 and renamed into place: a crawl stopped half-way, or a full disk, leaves no half file
-(``core.files.atomic_write``). ``db.fsck`` checks the store against the database.
+(``core.files.atomic_write``), and an original is written with its thumbnail or not at all
+(``put_with_thumbnail``: how crawl workers and ``db.images.add_image`` store an image).
+``db.fsck`` checks the store against the database.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from PIL import ImageOps
 
 from core.errors import BreedbenchError
 from core.files import atomic_write
-from db.hashing import sha256_bytes
+from db.hashing import open_working, sha256_bytes
 
 THUMBNAIL_SIDE = 256
 THUMBNAIL_QUALITY = 85
@@ -34,6 +36,20 @@ class StoredFile:
     created: bool  # False when the same bytes were already stored
 
 
+@dataclass(frozen=True, slots=True)
+class StoredImage:
+    """An original and its thumbnail, and which of the two the call that stored them wrote.
+
+    ``created`` is what a caller that gives up on the image may take back: the other files
+    were there before, and a row may hold them.
+    """
+
+    sha256: str
+    path: str
+    thumb_path: str
+    created: tuple[str, ...]  # store paths written by this call; empty: both were there
+
+
 class ImageStoreProtocol(Protocol):
     """What the crawler, the app and the evaluator need from a store."""
 
@@ -41,7 +57,7 @@ class ImageStoreProtocol(Protocol):
 
     def put_thumbnail(self, sha256: str, img: PILImage.Image) -> str: ...
 
-    def put_with_thumbnail(self, data: bytes, img: PILImage.Image) -> StoredFile: ...
+    def put_with_thumbnail(self, data: bytes, img: PILImage.Image | None = None) -> StoredImage: ...
 
     def read(self, path: str) -> bytes: ...
 
@@ -88,21 +104,30 @@ class FileSystemImageStore:
             atomic_write(target, thumbnail_jpeg(img))
         return rel
 
-    def put_with_thumbnail(self, data: bytes, img: PILImage.Image) -> StoredFile:
-        """Store ``data`` and its thumbnail (``img``: the decoded bytes) as a pair, or neither.
+    def put_with_thumbnail(self, data: bytes, img: PILImage.Image | None = None) -> StoredImage:
+        """Store ``data`` and its thumbnail as a pair, or neither; ``img`` is a decode of
+        ``data`` (without it, ``data`` is decoded only when the thumbnail is missing).
 
-        When the thumbnail cannot be written (a full disk, most often), an original this call
-        created is removed again, so no original is left without its thumbnail; one that was
+        When the thumbnail cannot be written (a full disk, most often), the files this call
+        wrote are removed again, so no original is left without its thumbnail; one that was
         already there stays, since a row may hold it.
         """
         stored = self.put(data)
+        thumb = thumbnail_path(stored.sha256)
+        created = [stored.path] if stored.created else []
         try:
-            self.put_thumbnail(stored.sha256, img)
+            if not (self.root / thumb).exists():
+                created.append(thumb)  # from here on a failure takes it back too
+                if img is None:
+                    with open_working(io.BytesIO(data)) as decoded:
+                        self.put_thumbnail(stored.sha256, decoded)
+                else:
+                    self.put_thumbnail(stored.sha256, img)
         except BaseException:
-            if stored.created:
-                (self.root / stored.path).unlink(missing_ok=True)
+            for rel in created:
+                (self.root / rel).unlink(missing_ok=True)
             raise
-        return stored
+        return StoredImage(stored.sha256, stored.path, thumb, tuple(created))
 
     def read(self, path: str) -> bytes:
         return self.absolute(path).read_bytes()

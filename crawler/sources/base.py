@@ -28,6 +28,7 @@ from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.http import Response
 
+from core.text import WEB_SCHEMES, web_url
 from crawler.candidate import Candidate
 from db.provenance import Provenance
 
@@ -183,6 +184,20 @@ class Source:
         )
 
 
+class NumberedSource(Source):
+    """A source whose pages are numbered 1, 2, ... (``None``: the first): the page after any
+    page is known without reading its answer, so an unreadable page is simply skipped."""
+
+    def page_after(self, page: Any) -> Any:
+        current = page_number(page)
+        return current + 1 if current < self.max_pages else None
+
+    def next_numbered(self, page: Any, total_pages: int) -> int | None:
+        """The page after ``page``, whose answer counted ``total_pages``; ``None`` when that
+        count or ``max_pages`` says it was the last."""
+        return None if page_number(page) >= total_pages else self.page_after(page)
+
+
 # --- checks on what an API sent ------------------------------------------------------------------
 
 
@@ -200,19 +215,26 @@ def json_object(data: Any) -> dict[str, Any]:
 
 
 def http_url(value: Any) -> str:
-    """``value`` if it is an http(s) URL with a host; ``BadResult`` otherwise."""
+    """``value`` as an http(s) URL with a host (``core.text.web_url``: the one rule for what a
+    URL is, e.g. a scheme-relative ``//host/x.jpg`` is read as https and spaces are
+    percent-encoded, as a browser would); ``BadResult`` saying why otherwise."""
     if not isinstance(value, str):
         raise BadResult(f"url is {kind_of(value)}, not a string")
+    url = web_url(value)
+    if url is not None:
+        return url
+    shown = f"url {value[:80]!r}"
     try:
-        parts = urlsplit(value)
+        parts = urlsplit(value.strip())
         host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number in range
     except ValueError as exc:
-        raise BadResult(f"url {value[:80]!r} is not a URL: {exc}") from exc
-    if parts.scheme.lower() not in ("http", "https"):
-        raise BadResult(f"url {value[:80]!r} is not http(s)", "url_scheme")
+        raise BadResult(f"{shown} is not a URL: {exc}") from exc
+    if parts.scheme.lower() not in WEB_SCHEMES:
+        raise BadResult(f"{shown} is not http(s)", "url_scheme")
     if not host:
-        raise BadResult(f"url {value[:80]!r} has no host")
-    return value
+        raise BadResult(f"{shown} has no host")
+    raise BadResult(f"{shown} holds characters a URL may not (a backslash, a control character)")
 
 
 def text(name: str, value: Any) -> str | None:

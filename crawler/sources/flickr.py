@@ -21,7 +21,7 @@ from crawler.sources.base import (
     BadPage,
     BadResult,
     Candidate,
-    Source,
+    NumberedSource,
     SourceError,
     count,
     json_object,
@@ -52,7 +52,7 @@ LICENSES: dict[str, tuple[str, str | None, str | None]] = {
 }
 
 
-class FlickrSource(Source):
+class FlickrSource(NumberedSource):
     name = "flickr"
 
     def __init__(
@@ -144,17 +144,12 @@ class FlickrSource(Source):
 
     def following(self, data: Any, page: Any) -> Any:
         photos = self._photos(data)
-        current = page_number(page)
+        if not photos.get("photo"):
+            return None
         pages = photos.get("pages")
         if isinstance(pages, str) and pages.isdigit():  # Flickr sends some counts as strings
             pages = int(pages)
-        if not photos.get("photo") or current >= count("pages", pages or 0):
-            return None
-        return current + 1 if current < self.max_pages else None
-
-    def page_after(self, page: Any) -> Any:
-        current = page_number(page)
-        return current + 1 if current < self.max_pages else None
+        return self.next_numbered(page, count("pages", pages or 0))
 
 
 def _id(value: Any) -> Any:

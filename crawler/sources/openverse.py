@@ -19,7 +19,7 @@ from scrapy.http import Response
 from crawler.sources.base import (
     BadPage,
     Candidate,
-    Source,
+    NumberedSource,
     SourceError,
     count,
     json_body,
@@ -31,7 +31,7 @@ ANONYMOUS_MAX_PAGE_SIZE = 20
 ANONYMOUS_MAX_PAGES = 20
 
 
-class OpenverseSource(Source):
+class OpenverseSource(NumberedSource):
     name = "openverse"
 
     def __init__(
@@ -139,12 +139,5 @@ class OpenverseSource(Source):
         )
 
     def following(self, data: Any, page: Any) -> Any:
-        current = page_number(page)
         page_count = count("page_count", json_object(data).get("page_count"))
-        if not data["results"] or current >= page_count or current >= self.max_pages:
-            return None
-        return current + 1
-
-    def page_after(self, page: Any) -> Any:
-        current = page_number(page)
-        return current + 1 if current < self.max_pages else None
+        return self.next_numbered(page, page_count) if data["results"] else None

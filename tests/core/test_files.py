@@ -44,24 +44,36 @@ def _leftovers(folder: Path) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    ("err", "what"),
+    ("err", "what", "fix"),
     [
-        (errno.ENOSPC, "disk full"),
-        (errno.EDQUOT, "disk quota exceeded"),
-        (errno.EROFS, "read-only file system"),
+        (errno.ENOSPC, "disk full", "free space there"),
+        (errno.EDQUOT, "disk quota exceeded", "free space there or raise the quota"),
+        (errno.EROFS, "read-only file system", "make it writable"),
     ],
 )
 def test_a_full_disk_is_one_line_and_leaves_no_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, err: int, what: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, err: int, what: str, fix: str
 ) -> None:
     target = tmp_path / "ab" / "image"
     _fail_writes(monkeypatch, err)
     with pytest.raises(BreedbenchError) as caught:
         atomic_write(target, b"x" * 10_000)
     message = str(caught.value)
-    assert message.startswith(f"{what} while writing image in {target.parent}")
+    assert message.startswith(f"{what} while writing image in {target.parent}: {fix}")
     assert "\n" not in message
     assert _leftovers(target.parent) == []  # neither the half file nor its temporary name
+
+
+def test_the_advice_holds_for_any_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Exports, progress files and the store all write through here: the message names the
+    folder and the fix, never a flag that only some commands have."""
+    _fail_writes(monkeypatch, errno.ENOSPC)
+    with pytest.raises(BreedbenchError) as caught:
+        atomic_write(tmp_path / "export" / "manifest.csv", b"x" * 100)
+    assert str(caught.value) == (
+        f"disk full while writing manifest.csv in {tmp_path / 'export'}: free space there and "
+        "try again (no half-written file was left behind)"
+    )
 
 
 def test_a_full_disk_keeps_the_previous_file(

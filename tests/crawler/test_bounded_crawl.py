@@ -222,6 +222,29 @@ def test_the_budget_setting_reaches_the_crawler() -> None:
     )
 
 
+def test_the_spider_takes_its_limits_from_the_settings(database: Database) -> None:
+    """One place for each default (``crawler.settings.DEFAULTS``), none repeated in the spider."""
+    from scrapy.crawler import Crawler
+
+    from core.settings import Settings
+    from crawler.queries import DogKeywordMode
+    from crawler.spider import BreedSpider, CrawlContext
+
+    def limits(settings: Settings) -> tuple[int, int, int]:
+        crawler = Crawler(BreedSpider, crawler_settings.scrapy_settings(settings))
+        context = CrawlContext(db=database, run_id=0, jobs={}, mode=DogKeywordMode.NEVER)
+        spider = BreedSpider.from_crawler(crawler, context=context)
+        return spider.max_requests, spider.max_bad_pages, spider.max_failed
+
+    defaults = crawler_settings.DEFAULTS
+    assert limits(Settings()) == (
+        defaults["BREEDBENCH_MAX_REQUESTS_PER_SOURCE"],
+        defaults["BREEDBENCH_MAX_BAD_PAGES"],
+        defaults["BREEDBENCH_MAX_FAILED_SEARCHES"],
+    )
+    assert limits(Settings(crawl_max_requests_per_source=7, crawl_max_bad_pages=5))[:2] == (7, 5)
+
+
 # --- sources that cannot be reached, or answer 5xx ------------------------------------------------
 
 
@@ -249,6 +272,21 @@ def test_a_5xx_source_beside_a_healthy_one_makes_the_run_partial(
     assert report.failed_sources == {"openverse": f"HTTP 503 from {mockserver.url[7:]}"}
     assert report.sources["wikimedia"]["failed"] is False
     assert run_row(database, report.run_id).status == RunStatus.PARTIAL
+
+
+def test_a_search_failing_once_beside_answers_of_the_same_source_is_no_failed_source(
+    database: Database, mockserver: MockServer
+) -> None:
+    """Openverse answers saluki but 503s basenji: counted and recorded, the run ``finished``."""
+    report = crawl(
+        database, mockserver, breeds=["saluki", "basenji"], per_breed=3, dog_keyword="never"
+    )
+    assert report.status == RunStatus.FINISHED and report.failed_sources == {}
+    health = report.sources["openverse"]
+    assert (health["failures"], health["failed"]) == (1, False)
+    assert health["first_failure"] == f"HTTP 503 from {mockserver.url[7:]}"
+    assert report.stats["search/failed/openverse"] == 1
+    assert report.stats["breeds"]["basenji"]["search_incomplete"] == {"openverse": "failed"}
 
 
 def test_unreachable_sources_stop_after_a_few_failures_in_a_row(

@@ -246,3 +246,14 @@ def test_results_pointing_at_local_files_are_never_read(
     ]
     assert report.stats["search/skipped_url_scheme"] == 1
     assert report.jobs[0].found == 1
+
+
+def test_an_upper_case_scheme_is_fetched(database: Database, mockserver: MockServer) -> None:
+    """``HTTP://`` is http: the source accepts it, and nothing after it refuses it again."""
+    url = "HTTP" + mockserver.url.removeprefix("http") + "/img/good/720.jpg"
+    mockserver.add_catalog({"leonberg": [url]})
+    start = len(mockserver.log())
+    report = crawl(database, mockserver, breeds=["leonberg"], per_breed=1, dog_keyword="never")
+    assert report.jobs[0].stored == 1
+    assert report.stats.get("search/skipped_url_scheme", 0) == 0
+    assert "/img/good/720.jpg" in [e["path"] for e in mockserver.log()[start:]]

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+import crawler.localfiles
 from core.settings import Settings
 from crawler.importer import import_folder
 from crawler.localfiles import read_at_most, read_tree_file
@@ -199,3 +200,32 @@ def test_a_folder_that_cannot_be_listed_is_counted_and_the_import_goes_on(
     report = import_folder(database, root)
     assert dict(report.counts["pug"]) == {"unreadable": 1}
     assert dict(report.counts["beagle"]) == {"stored": 1}
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc (Linux)")
+def test_a_folder_swapped_for_a_link_after_the_check_is_refused(
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The breed folder passes the check, then becomes a link out of ROOT before the file is
+    opened: O_NOFOLLOW sees a plain file at the end of the path, the open file's path does not."""
+    secret = jpeg_bytes(seed=9)
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "a.jpg").write_bytes(secret)
+    root = tmp_path / "root"
+    (root / "pug").mkdir(parents=True)
+    (root / "pug" / "a.jpg").write_bytes(jpeg_bytes(seed=10))
+    real_check = crawler.localfiles.real_path_inside
+
+    def check_then_swap(path: Path, inside: Path) -> Path | None:
+        checked = real_check(path, inside)
+        if path.name == "a.jpg":  # the file was checked: now the folder turns into a link
+            (root / "pug").rename(root / ".pug-before")
+            (root / "pug").symlink_to(tmp_path / "outside", target_is_directory=True)
+        return checked
+
+    monkeypatch.setattr(crawler.localfiles, "real_path_inside", check_then_swap)
+    report = import_folder(database, root)
+    assert dict(report.counts["pug"]) == {"outside_root": 1}
+    with database.session() as s:
+        assert s.scalars(select(Image.sha256)).all() == []
+    assert not [p for p in database.store.root.rglob("*") if p.is_file()]  # nothing read in

@@ -20,6 +20,8 @@ import crawler.middlewares
 from core.errors import BreedbenchError
 from core.settings import Settings
 from crawler.middlewares import (
+    FAILED_LOOKUP_TTL,
+    LOOKUP_TTL,
     REFUSED_STAT,
     PeerAddressMiddleware,
     PrivateAddressRefused,
@@ -282,11 +284,50 @@ def test_one_lookup_per_host_is_shared_and_reused(lookups: list[str]) -> None:
     assert lookups == ["img.example.org"]
 
 
-def test_failed_lookups_are_not_remembered(lookups: list[str]) -> None:
+class Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_failed_lookups_are_remembered_briefly(lookups: list[str]) -> None:
+    """A host that is gone costs one lookup per ``FAILED_LOOKUP_TTL``, not one per request;
+    a name that resolves is kept for ``LOOKUP_TTL``."""
     mw = PublicAddressMiddleware.from_crawler(guard_crawler())
-    for _ in range(2):
-        asyncio.run(mw.process_request(Request("https://gone.example.org/x.jpg")))
-    assert lookups == ["gone.example.org", "gone.example.org"]
+    mw.clock = clock = Clock()
+
+    def fetch(host: str) -> None:
+        asyncio.run(mw.process_request(Request(f"https://{host}/x.jpg")))
+
+    for _ in range(3):
+        fetch("gone.example.org")
+        fetch("img.example.org")
+    assert lookups == ["gone.example.org", "img.example.org"]
+    clock.now += FAILED_LOOKUP_TTL
+    fetch("gone.example.org")  # asked again: it may resolve by now
+    fetch("img.example.org")
+    assert lookups == ["gone.example.org", "img.example.org", "gone.example.org"]
+    clock.now += LOOKUP_TTL
+    fetch("img.example.org")
+    assert lookups[-1] == "img.example.org" and len(lookups) == 4
+
+
+def test_expired_lookups_are_forgotten(lookups: list[str]) -> None:
+    mw = PublicAddressMiddleware.from_crawler(guard_crawler())
+    mw.clock = clock = Clock()
+    hosts = [f"h{n}.example.org" for n in range(50)]
+    for host in hosts:
+        asyncio.run(mw.process_request(Request(f"https://{host}/x.jpg")))
+    clock.now += FAILED_LOOKUP_TTL
+    asyncio.run(mw.process_request(Request("https://img.example.org/x.jpg")))
+    assert list(mw._lookups) == ["img.example.org"]  # the failed ones expired and went
+    clock.now += LOOKUP_TTL
+    asyncio.run(mw.process_request(Request("https://gone.example.org/x.jpg")))
+    assert list(mw._lookups) == ["gone.example.org"]
 
 
 def test_an_answer_from_a_refused_peer_is_dropped() -> None:

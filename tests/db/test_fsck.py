@@ -7,6 +7,7 @@ import os
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image as PILImage
@@ -210,3 +211,58 @@ def test_a_damaged_sqlite_file_is_reported(data_dir: Path, tmp_path: Path) -> No
         assert _check(db, verify=False).clean  # --quick skips it
     finally:
         db.dispose()
+
+
+def _refuse(monkeypatch: pytest.MonkeyPatch, target: Path) -> None:
+    """Listing ``target`` fails as a folder without read permission does (tests run as root,
+    where chmod would not)."""
+    real_scandir = os.scandir
+
+    def scandir(path: Any) -> Any:
+        if Path(path) == target:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(fsck.os, "scandir", scandir)
+
+
+@pytest.mark.parametrize("where", ["folder", "root"])
+def test_a_folder_that_cannot_be_listed_is_reported_as_such(
+    any_database: Database, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    db = any_database
+    hidden = image_row(db, insert_image(db, "pug", seed=1))
+    shown = image_row(db, insert_image(db, "pug", seed=2))
+    folder = (db.store.root / hidden.path).parent
+    _refuse(monkeypatch, folder if where == "folder" else db.store.root)
+    report = _check(db, repair=True)
+    (problem,) = report.remaining  # not "row without its file": the file was not looked for
+    assert problem.kind is Kind.UNREADABLE and "Permission denied" in problem.detail
+    assert problem.path == (str(Path(hidden.path).parent) if where == "folder" else ".")
+    assert "permissions" in Kind.UNREADABLE.advice and not Kind.UNREADABLE.repairable
+    assert report.verified == (1 if where == "folder" else 0)
+    monkeypatch.undo()
+    assert db.store.read(hidden.path) == jpeg_bytes(seed=1)  # nothing was touched
+    assert db.store.read(shown.path) == jpeg_bytes(seed=2)
+    assert _check(db).clean
+
+
+def test_an_original_that_cannot_be_read_is_no_hash_mismatch(
+    any_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = any_database
+    row = image_row(db, insert_image(db, "pug", seed=3))
+    target = db.store.root / row.path
+    real_open = Path.open
+
+    def open_(self: Path, *args: Any, **kwargs: Any) -> Any:
+        if self == target:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", open_)
+    report = _check(db)
+    assert _kinds(report) == {Kind.UNREADABLE: 1}
+    (problem,) = report.problems
+    assert problem.path == row.path and problem.detail == "cannot be read: Permission denied"
+    assert "restore" not in Kind.UNREADABLE.advice  # the bytes may be fine: no backup needed

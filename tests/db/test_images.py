@@ -8,10 +8,12 @@ import pytest
 from PIL import Image as PILImage
 
 import db.images
+from core.errors import BreedbenchError
 from db.database import Database
 from db.images import ImageMeta, add_image, image_facts
 from db.provenance import Provenance
 from db.store import thumbnail_jpeg
+from tests.db.diskfull import disk_full_from_write, store_files
 from tests.factories import breed_id, jpeg_bytes
 
 META = ImageMeta(Provenance("test"))
@@ -56,3 +58,24 @@ def test_given_facts_missing_files_are_still_written(database: Database) -> None
     assert database.store.read(row.path) == data
     with PILImage.open(io.BytesIO(data)) as img:
         assert database.store.read(row.thumb_path or "") == thumbnail_jpeg(img)
+
+
+def test_a_full_disk_leaves_no_original_without_its_thumbnail(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = jpeg_bytes(seed=6)
+    disk_full_from_write(monkeypatch, 2)  # the original fits, its thumbnail does not
+    with pytest.raises(BreedbenchError, match="disk full"), database.session() as s:
+        add_image(s, database.store, data, breed_id(database, "pug"), META)
+    assert store_files(database.store.root) == []
+
+
+def test_the_files_written_are_told_to_the_caller(database: Database) -> None:
+    data = jpeg_bytes(seed=7)
+    created: list[str] = []
+    with database.session() as s:
+        row = add_image(s, database.store, data, breed_id(database, "pug"), META, created=created)
+        assert created == [row.path, row.thumb_path]
+        again: list[str] = []
+        add_image(s, database.store, data, breed_id(database, "boxer"), META, created=again)
+        assert again == []  # the same bytes: both files were there

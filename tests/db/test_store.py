@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import errno
 import io
 import os
 import stat
 from pathlib import Path
-from typing import Any
 
 import pytest
 from PIL import Image as PILImage
 
-from core import files
+import db.store
 from core.errors import BreedbenchError
 from db.store import FileSystemImageStore, thumbnail_jpeg, thumbnail_path
+from tests.db.diskfull import disk_full_from_write, store_files
 from tests.factories import encode, jpeg_bytes, photo
 
 
@@ -83,58 +82,25 @@ def test_unwritable_store_is_a_clear_error(tmp_path) -> None:
         FileSystemImageStore(root)
 
 
-class _HalfWritten:
-    """A file that takes half the bytes, then fails as on a full disk."""
-
-    def __init__(self, fh: Any) -> None:
-        self.fh = fh
-
-    def __enter__(self) -> _HalfWritten:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.fh.close()
-
-    def write(self, data: bytes) -> int:
-        self.fh.write(data[: len(data) // 2])
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-
-def _disk_full_from_write(monkeypatch: pytest.MonkeyPatch, n: int) -> None:
-    """The ``n``-th file write (1-based) and every later one hit a full disk."""
-    real_fdopen = os.fdopen
-    count = iter(range(1, 1_000))
-
-    def fdopen(fd: int, mode: str) -> Any:
-        fh = real_fdopen(fd, mode)
-        return _HalfWritten(fh) if next(count) >= n else fh
-
-    monkeypatch.setattr(files.os, "fdopen", fdopen)
-
-
-def _files(root: Path) -> list[str]:
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
-
-
 def test_a_full_disk_while_storing_leaves_no_file(tmp_path: Path, monkeypatch) -> None:
     store = FileSystemImageStore(tmp_path / "store")
-    _disk_full_from_write(monkeypatch, 1)
+    disk_full_from_write(monkeypatch, 1)
     with pytest.raises(
         BreedbenchError, match=r"^disk full while writing [0-9a-f]{64} in .*originals"
     ):
         store.put(jpeg_bytes(seed=3))
-    assert _files(tmp_path / "store") == []
+    assert store_files(tmp_path / "store") == []
 
 
 def test_an_original_is_not_left_without_its_thumbnail(tmp_path: Path, monkeypatch) -> None:
     store = FileSystemImageStore(tmp_path / "store")
     data = jpeg_bytes(seed=4)
-    _disk_full_from_write(monkeypatch, 2)  # the original fits, its thumbnail does not
+    disk_full_from_write(monkeypatch, 2)  # the original fits, its thumbnail does not
     with pytest.raises(
         BreedbenchError, match=r"^disk full while writing [0-9a-f]{64}\.jpg in .*thumbs"
     ):
         store.put_with_thumbnail(data, PILImage.open(io.BytesIO(data)))
-    assert _files(tmp_path / "store") == []
+    assert store_files(tmp_path / "store") == []
 
 
 def test_an_original_already_stored_is_kept_when_its_thumbnail_fails(
@@ -144,10 +110,10 @@ def test_an_original_already_stored_is_kept_when_its_thumbnail_fails(
     store = FileSystemImageStore(tmp_path / "store")
     data = jpeg_bytes(seed=5)
     stored = store.put(data)
-    _disk_full_from_write(monkeypatch, 1)
+    disk_full_from_write(monkeypatch, 1)
     with pytest.raises(BreedbenchError, match="disk full"):
         store.put_with_thumbnail(data, PILImage.open(io.BytesIO(data)))
-    assert _files(tmp_path / "store") == [stored.path]
+    assert store_files(tmp_path / "store") == [stored.path]
     assert store.read(stored.path) == data
 
 
@@ -156,4 +122,32 @@ def test_put_with_thumbnail_stores_both(tmp_path: Path) -> None:
     data = jpeg_bytes(seed=6)
     stored = store.put_with_thumbnail(data, PILImage.open(io.BytesIO(data)))
     assert stored.created
-    assert _files(tmp_path / "store") == sorted([stored.path, thumbnail_path(stored.sha256)])
+    assert store_files(tmp_path / "store") == sorted([stored.path, thumbnail_path(stored.sha256)])
+
+
+def test_put_with_thumbnail_says_which_files_it_wrote(tmp_path: Path) -> None:
+    """Only those are the caller's to take back: the others were there, a row may hold them."""
+    store = FileSystemImageStore(tmp_path / "store")
+    data = jpeg_bytes(seed=7)
+    first = store.put_with_thumbnail(data)
+    assert first.created == (first.path, first.thumb_path)
+    assert store.put_with_thumbnail(data).created == ()
+    store.absolute(first.thumb_path).unlink()
+    assert store.put_with_thumbnail(data).created == (first.thumb_path,)
+
+
+def test_put_with_thumbnail_decodes_only_for_a_missing_thumbnail(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = FileSystemImageStore(tmp_path / "store")
+    data = jpeg_bytes(seed=8)
+    stored = store.put_with_thumbnail(data)  # decodes: the thumbnail is made here
+    with PILImage.open(io.BytesIO(data)) as img:
+        assert store.read(stored.thumb_path) == thumbnail_jpeg(img)
+
+    def forbidden(*_args: object) -> None:
+        raise AssertionError("decoded although the thumbnail is there")
+
+    monkeypatch.setattr(db.store, "open_working", forbidden)
+    store.absolute(stored.path).unlink()
+    assert store.put_with_thumbnail(data).created == (stored.path,)
