@@ -37,8 +37,15 @@ from evaluator.calibration import (
     select_calibration_images,
 )
 from evaluator.labels import build_label_map
-from evaluator.registry import VersionInfo, get_version, list_versions, register_model
-from evaluator.runners.frozen_graph import parse_graph_def
+from evaluator.registry import (
+    StoredModel,
+    VersionInfo,
+    get_version,
+    is_registered,
+    register_model,
+)
+from evaluator.runners.base import node_name, tensor_name
+from evaluator.safety.graph_ops import parse_graph_def
 from evaluator.spec import InputSpec, ModelSpec
 
 QUANTIZE_MODES = ("none", "dynamic", "float16", "int8")
@@ -56,7 +63,9 @@ class ConversionRequest:
     io: str = "float"
     input_tensor: str | None = None  # frozen graphs only: where the converted model starts
     calibration: int = DEFAULT_CALIBRATION_IMAGES  # images for int8 calibration
-    select_tf_ops: bool = False  # keep unsupported ops as TensorFlow kernels (Flex)
+    # int8 only: float built-in kernels where integer ones are missing (and TensorFlow kernels,
+    # Flex, for ops TFLite lacks: a result that keeps one is refused, LiteRT here cannot run it)
+    select_tf_ops: bool = False
     seed: int = 0  # which images calibrate, when a breed has more than needed
 
     def validate(self) -> None:
@@ -73,6 +82,13 @@ class ConversionRequest:
             )
         if self.quantize == "int8" and self.calibration < 1:
             raise BreedbenchError("--calibration must be at least 1 image for --quantize int8")
+        if self.select_tf_ops and self.quantize != "int8":
+            raise BreedbenchError(
+                f"--select-tf-ops does nothing usable with --quantize {self.quantize}: it only "
+                "adds TensorFlow kernels (Flex), which LiteRT here cannot run, so such a model "
+                "is refused; start the model after the unsupported op with --input instead "
+                "(with --quantize int8 it also allows float built-in kernels)"
+            )
 
     @property
     def needs_calibration(self) -> bool:
@@ -152,11 +168,6 @@ class _Affine:
 def _clean(v: float) -> float:
     """Round away float noise (1/128 * 128 = 1.0000000000000002) so specs read as written."""
     return float(f"{float(v):.10g}")
-
-
-def node_name(tensor: str) -> str:
-    """``Sub:0`` → ``Sub``; ``^ctrl`` → ``ctrl`` (the converter wants node names)."""
-    return tensor.lstrip("^").split(":")[0]
 
 
 def _const_value(nodes: dict[str, Any], name: str) -> np.ndarray | None:
@@ -306,34 +317,65 @@ def static_input_shape(graph_def: Any, tensor: str) -> list[int] | None:
 @dataclass(frozen=True)
 class ConversionSource:
     """What to convert: a frozen graph (with input and output node names), a SavedModel
-    directory, or a ``.keras`` file."""
+    directory, or a ``.keras`` file. ``graph_def`` is the frozen graph as parsed from the
+    verified bytes (``VersionInfo.open``): the converter gets it, not the file again."""
 
     format: str  # frozen_pb | saved_model | keras
     path: Path
     input_node: str | None = None
     output_node: str | None = None
     input_shape: list[int] | None = None
+    graph_def: Any = None
 
 
 def _converter(source: ConversionSource) -> Any:
     import tensorflow as tf
 
     if source.format == "frozen_pb":
-        assert source.input_node and source.output_node
-        shapes = {source.input_node: source.input_shape} if source.input_shape else None
-        return tf.compat.v1.lite.TFLiteConverter.from_frozen_graph(
-            str(source.path), [source.input_node], [source.output_node], shapes
-        )
+        return _frozen_graph_converter(source)
+    # A SavedModel folder and a .keras file are read again from their path (the converter and
+    # Keras take no bytes for them): verified just before, but not these very reads.
     if source.format == "saved_model":
         return tf.lite.TFLiteConverter.from_saved_model(str(source.path))
     if source.format == "keras":
-        import keras
+        from evaluator.runners.keras_model import load_keras
 
-        return tf.lite.TFLiteConverter.from_keras_model(keras.models.load_model(source.path))
+        return tf.lite.TFLiteConverter.from_keras_model(load_keras(source.path))
     raise BreedbenchError(
         f"cannot convert a {source.format} model: convert a frozen .pb, a SavedModel or a "
         ".keras model"
     )
+
+
+def _frozen_graph_converter(source: ConversionSource) -> Any:
+    """``TFLiteConverter.from_frozen_graph`` on the parsed graph instead of a file: the graph
+    imported, its input and output tensors looked up, the input's shape set."""
+    import tensorflow as tf
+
+    if not source.input_node or not source.output_node:
+        raise BreedbenchError("a frozen graph converts from an input to an output tensor")
+    graph_def = source.graph_def if source.graph_def is not None else read_graph_def(source.path)
+    with tf.Graph().as_default() as graph:
+        try:
+            tf.import_graph_def(graph_def, name="")
+        except (ValueError, tf.errors.NotFoundError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+            raise BreedbenchError(f"TensorFlow cannot import {source.path}: {first}") from None
+        variables = [
+            op.type
+            for op in graph.get_operations()
+            if op.type.startswith("Variable") or op.type.endswith("VariableOp")
+        ]
+        if variables:
+            raise BreedbenchError(
+                f"{source.path} still has variables (op {variables[0]}): freeze the graph "
+                "before converting it"
+            )
+        inp = graph.get_tensor_by_name(tensor_name(source.input_node))
+        out = graph.get_tensor_by_name(tensor_name(source.output_node))
+        if source.input_shape:
+            inp.set_shape(source.input_shape)
+        return tf.compat.v1.lite.TFLiteConverter(graph.as_graph_def(), [inp], [out])
 
 
 def convert_to_tflite(
@@ -355,7 +397,7 @@ def convert_to_tflite(
         if representative is None:
             raise BreedbenchError("--quantize int8 needs calibration images")
         conv.representative_dataset = representative
-        # Integer-only kernels unless Flex was asked for; float I/O keeps float in/out tensors.
+        # Integer-only kernels unless --select-tf-ops; float I/O keeps float in/out tensors.
         ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         io_type = {"float": tf.float32, "int8": tf.int8, "uint8": tf.uint8}[request.io]
         conv.inference_input_type = io_type
@@ -386,10 +428,8 @@ def explain_converter_error(exc: BaseException, request: ConversionRequest) -> s
         where = f" (node {', '.join(nodes)})" if nodes else ""
         msg = (
             f"the TFLite converter does not support op {', '.join(ops)}{where} as a built-in "
-            f"op (--quantize {request.quantize}). Fallbacks: start the model after it with "
-            "--input (the classic .lite started at Sub, skipping DecodeJpeg), or convert again "
-            "with --select-tf-ops (SELECT_TF_OPS keeps it as a TensorFlow kernel; the runtime then "
-            "needs the Flex delegate, which breedbench's LiteRT evaluator does not have)"
+            f"op (--quantize {request.quantize}). Fallback: start the model after it with "
+            "--input (the classic .lite started at Sub, skipping DecodeJpeg)"
         )
         return msg
     quant_ops = sorted(set(_QUANT_OP.findall(text)))
@@ -398,12 +438,12 @@ def explain_converter_error(exc: BaseException, request: ConversionRequest) -> s
         what = f" at op {', '.join(quant_ops)}" if quant_ops else ""
         return (
             f"full-integer conversion failed{what}: {first_line[:300]}. Fallbacks: --io float "
-            "(integer kernels inside, float input and output), --select-tf-ops, or "
-            "--quantize dynamic"
+            "(integer kernels inside, float input and output), --select-tf-ops (float built-in "
+            "kernels where integer ones are missing), or --quantize dynamic"
         )
     return (
         f"the TFLite converter failed (--quantize {request.quantize}): {first_line[:300]}. "
-        "Fallbacks: --select-tf-ops (SELECT_TF_OPS), or another --input"
+        "Fallback: start the model after the op that fails with another --input"
     )
 
 
@@ -472,9 +512,13 @@ def converted_spec(draft: ModelSpec, io: TfliteIO) -> ModelSpec:
     )
 
 
-def read_graph_def(path: Path) -> Any:
+def read_graph_def(path: Path, content: bytes | None = None) -> Any:
+    """The GraphDef in ``content`` (verified bytes), or else in the file at ``path``; errors
+    name ``path``."""
     try:
-        return parse_graph_def(Path(path).read_bytes())
+        return parse_graph_def(Path(path).read_bytes() if content is None else content)
+    except OSError as exc:
+        raise BreedbenchError(f"cannot read {path}: {exc.strerror}") from None
     except BreedbenchError as exc:
         raise BreedbenchError(f"{path}: {exc}") from None
 
@@ -585,11 +629,11 @@ def plan_conversion(
     check_convertible(parent, request)
     version_name = new_version or default_version_name(parent.version, request)
     with db.session() as s:
-        if any(v.version == version_name for v in list_versions(s, parent.model_name)):
+        if is_registered(s, parent.model_name, version_name):
             raise BreedbenchError(
                 f"{parent.model_name}:{version_name} is already registered: choose --version"
             )
-    source, new_input = _source_and_input(parent, parent.file(db.settings), request)
+    source, new_input = _source_and_input(parent, parent.open(db.settings), request)
     draft = draft_spec(parent.spec, new_input, spec_override)
     return ConversionPlan(parent, version_name, source, draft)
 
@@ -698,12 +742,13 @@ def record_version(
 
 
 def _source_and_input(
-    parent: VersionInfo, path: Path, request: ConversionRequest
+    parent: VersionInfo, stored: StoredModel, request: ConversionRequest
 ) -> tuple[ConversionSource, InputSpec]:
     """Where the converted model starts, and what its input then expects."""
+    path = stored.path
     if parent.format != "frozen_pb":
         return ConversionSource(parent.format, path), parent.spec.input
-    graph_def = read_graph_def(path)
+    graph_def = read_graph_def(path, stored.content)
     cut = node_name(request.input_tensor or parent.spec.input.tensor or "")
     new_input = derive_input_spec(graph_def, parent.spec.input, cut)
     if new_input.kind == "image" and not _affine_free(new_input):
@@ -714,7 +759,7 @@ def _source_and_input(
         )
     output = node_name(parent.spec.output.tensor or "")
     shape = static_input_shape(graph_def, cut)
-    return ConversionSource("frozen_pb", path, cut, output, shape), new_input
+    return ConversionSource("frozen_pb", path, cut, output, shape, graph_def), new_input
 
 
 def _affine_free(inp: InputSpec) -> bool:

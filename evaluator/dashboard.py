@@ -6,8 +6,9 @@ The numbers themselves come from ``evaluator.results`` (runs, per-breed results,
 per-image predictions), ``evaluator.tradeoff`` (one row per version) and ``evaluator.compare``
 (McNemar's exact test, fixed / broken images, per-breed deltas), so the app, ``breedbench
 report`` and ``breedbench compare`` always agree. What is added here is what only the app needs:
-the version tree in display order, run history with intervals for charts, the mistakes gallery
-ordered by confidence with each image's review status, and sending an image back to review.
+the version tree in display order, run history with intervals for charts, and the mistakes
+gallery ordered by confidence with each image's review status (sending an image back to review
+is ``review.send_back``'s).
 """
 
 from __future__ import annotations

@@ -22,8 +22,10 @@ def read_label_file(path: Path, column: str | None = None) -> list[str]:
     """Labels in file order; a ``.csv`` (or any file with ``column``) is read as CSV.
 
     A spec names this file, and specs travel between people: it must be a regular file of
-    reasonable size, and no error quotes its contents (a spec pointing at ``/etc/shadow`` learns
-    nothing from the message).
+    reasonable size, and no error here quotes its contents. The label map's errors quote
+    labels in two cases only: labels that match no breed, listed when they look like class
+    names (``labels.LABEL_LIKE``; the others are only counted), and two labels that match the
+    same breed. A spec pointing at ``/etc/shadow`` learns nothing from the message.
     """
     path = Path(path)
     try:

@@ -30,7 +30,6 @@ from evaluator.metrics import wilson_interval
 from evaluator.pipeline import probabilities
 from evaluator.preprocess import preprocess
 from evaluator.registry import VersionInfo, get_version, get_version_by_id
-from evaluator.runners import load_runner
 
 # Conservative floors for the top-1 agreement a faithful conversion keeps with its float parent.
 # TFLite's post-training quantization guide reports float16 and dynamic range costing well under
@@ -145,7 +144,7 @@ class _Model:
         self.version = version
         self.spec = version.spec
         self.labels = self.spec.class_labels
-        self.runner = load_runner(version.file(db.settings), version.format, self.spec, threads)
+        self.runner = version.open(db.settings).runner(self.spec, threads)
 
     def inputs(self, blobs: Sequence[bytes]) -> list[Any]:
         """What the evaluation feeds: prepared, then normalised (any-size images too)."""

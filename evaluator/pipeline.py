@@ -55,7 +55,7 @@ from evaluator.metrics import PredictionRecord, compute_metrics
 from evaluator.preprocess import normalise, prepare
 from evaluator.progress import ProgressSink
 from evaluator.registry import VersionInfo, get_version
-from evaluator.runners import Item, Runner, load_runner
+from evaluator.runners import Item, Runner
 from evaluator.spec import ModelSpec, preprocessing_hash
 
 DEFAULT_BATCH = 32
@@ -334,7 +334,7 @@ def evaluate(
     )
     if runner is None:
         v = plan.version
-        runner = load_runner(v.file(db.settings), v.format, plan.spec, plan.threads, plan.batch)
+        runner = v.open(db.settings).runner(plan.spec, plan.threads, plan.batch)
     cache = InputCache(plan.cache_dir)
     t0 = time.perf_counter()
     try:
@@ -367,7 +367,7 @@ def plan_evaluation(
     """
     started = utcnow()
     with db.session() as s:
-        version = ref if isinstance(ref, VersionInfo) else get_version(s, ref)
+        version = ref.usable() if isinstance(ref, VersionInfo) else get_version(s, ref)
         spec = version.spec
         label_map = build_label_map(s, spec)
         selection = select_images(

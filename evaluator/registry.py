@@ -5,14 +5,20 @@ model (or a truncated one), a model that would do more than compute (an op outsi
 allow-list, a custom ``.tflite`` operator, a ``Lambda`` layer: ``evaluator.safety``) unless the
 person trusts it (``trusted``, recorded on the version), a spec whose tensor names are not in
 the model (the error lists the real inputs and outputs), labels that match no breed, an output
-size that disagrees with the labels. The format's own runner module checks the file
-(``evaluator.runners.check_model_file``). The file is then copied to
-``<data dir>/models/<sha256>.<ext>`` (the same bytes are stored once) and the version row
-written, its spec as ``ModelSpec.to_dict`` gives it.
+size that disagrees with the labels. The format's own runner module checks the file against the
+spec (``evaluator.runners.check_model_file``). The bytes checked are the bytes stored: a
+single-file model is read once, checked, hashed and written to ``<data dir>/models/<sha256>.<ext>``
+from memory (the same bytes are stored once); the version row is then written, its spec as
+``ModelSpec.to_dict`` gives it.
 
-Models are code, and the stored file could change after registration: ``VersionInfo.file``, the
-one way the rest of the code reaches a stored model, checks the file's sha256 against the
-registered one and, unless the version is trusted, checks its ops again, every time.
+Models are code, and the stored file could change after registration: ``VersionInfo.open``, the
+one way the rest of the code reaches a stored model, reads the file once, checks its sha256
+against the registered one and, unless the version is trusted, checks its ops again, every time,
+and hands those same bytes to the runner (``StoredModel.runner``). A SavedModel folder is many
+files that TensorFlow reads itself: it is hashed and checked from its path just before loading.
+
+A stored spec that no longer validates makes that one version unusable (``spec_problem``):
+listings still show it, and using it says why it cannot be.
 """
 
 from __future__ import annotations
@@ -32,16 +38,31 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import BreedbenchError
+from core.files import atomic_write
 from core.settings import Settings
 from db.database import Database
 from db.models import Model, ModelVersion
 from evaluator.labels import build_label_map
-from evaluator.runners import check_model_file
-from evaluator.safety import model_refusals
+from evaluator.runners import Runner, check_model_file, load_runner
+from evaluator.safety import model_refusals, refusal_message
 from evaluator.spec import ModelSpec
 
 TFLITE_IDENTIFIER = b"TFL3"
 EXTENSIONS = {"frozen_pb": ".pb", "tflite": ".tflite", "keras": ".keras", "saved_model": ""}
+
+
+@dataclass(frozen=True)
+class StoredModel:
+    """A stored model as ``VersionInfo.open`` verified it: ``content`` holds the bytes that were
+    hashed and checked (None for a SavedModel folder, which TensorFlow reads from ``path``)."""
+
+    path: Path
+    format: str
+    content: bytes | None
+
+    def runner(self, spec: ModelSpec, threads: int | None = None, batch: int = 32) -> Runner:
+        """The model loaded from the verified bytes, ready to ``predict``."""
+        return load_runner(self.path, self.format, spec, threads, batch, content=self.content)
 
 
 @dataclass(frozen=True)
@@ -54,38 +75,51 @@ class VersionInfo:
     path: str  # as stored: relative to the data dir
     sha256: str
     size_bytes: int
-    spec: ModelSpec
+    spec: ModelSpec  # empty when the stored spec is invalid (``spec_problem`` says why)
     parent_id: int | None
     conversion: dict[str, Any] | None
     created_at: datetime
     trusted: bool = False  # registered with --trust-model: its ops are not checked
+    spec_problem: str | None = None  # the stored spec does not validate: the version is unusable
 
     @property
     def ref(self) -> str:
         return f"{self.model_name}:{self.version}"
 
+    def usable(self) -> VersionInfo:
+        """This version, when its stored spec is valid; else the error saying why not."""
+        if self.spec_problem is not None:
+            raise BreedbenchError(self.spec_problem)
+        return self
+
     def stored_path(self, settings: Settings) -> Path:
-        """Where the stored file is, unchecked (to list or repair the store, never to load)."""
+        """Where the stored file is, unchecked: ``open`` verifies it before anything loads it."""
         p = Path(self.path)
         return p if p.is_absolute() else settings.data_dir / p
 
-    def file(self, settings: Settings) -> Path:
-        """The stored model file, verified for loading: the bytes registered (sha256) and,
-        unless trusted, only ops that compute. Every load (evaluate, parity, convert, the app's
-        evaluations) reaches the model through here."""
+    def open(self, settings: Settings) -> StoredModel:
+        """The stored model, verified for loading: the bytes registered (sha256) and, unless
+        trusted, only ops that compute, read once and handed on as they were checked. Every
+        load (evaluate, parity, convert, the app's evaluations) reaches the model through here."""
+        self.usable()
         path = self.stored_path(settings)
-        verify_stored_file(self, path)
-        return path
+        return StoredModel(path, self.format, read_stored_file(self, path))
+
+    def file(self, settings: Settings) -> Path:
+        """The stored file's path, verified as ``open`` does (for what only needs the path)."""
+        return self.open(settings).path
 
 
 def version_info(model: Model, v: ModelVersion) -> VersionInfo:
-    """The row as the rest of the code sees it: the stored JSON spec read back once, here."""
+    """The row as the rest of the code sees it: the stored JSON spec read back once, here. An
+    invalid spec does not raise (listings show every version): ``spec_problem`` says why, and
+    ``usable``/``open`` refuse the version."""
+    problem = None
     try:
         spec = ModelSpec.from_dict(v.spec or {})
     except BreedbenchError as exc:
-        raise BreedbenchError(
-            f"the stored spec of {model.name}:{v.version} is invalid: {exc}"
-        ) from None
+        spec = ModelSpec(format=v.format)
+        problem = f"the stored spec of {model.name}:{v.version} is invalid: {exc}"
     return VersionInfo(
         id=v.id,
         model_id=model.id,
@@ -100,6 +134,7 @@ def version_info(model: Model, v: ModelVersion) -> VersionInfo:
         conversion=v.conversion,
         created_at=v.created_at,
         trusted=bool(v.trusted),
+        spec_problem=problem,
     )
 
 
@@ -152,6 +187,17 @@ def _size(path: Path) -> int:
     return path.stat().st_size
 
 
+def read_model_bytes(path: Path, fmt: str) -> bytes | None:
+    """A single-file model's bytes, read once for checking, hashing and loading (None for a
+    SavedModel folder)."""
+    if fmt == "saved_model":
+        return None
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise BreedbenchError(f"cannot read {path}: {exc.strerror}") from None
+
+
 # --- registering ----------------------------------------------------------------------------
 
 
@@ -181,17 +227,24 @@ def register_model(
     if spec.format is not None and spec.format != fmt:
         raise BreedbenchError(f"the spec says format = {spec.format!r} but {path} is {fmt}")
     with db.session() as s:
-        if _find_version(s, name, version) is not None:
+        if is_registered(s, name, version):
             raise BreedbenchError(f"{name}:{version} is already registered")
         build_label_map(s, spec)  # labels that match no breed are refused here
-    problems = check_model_file(path, fmt, spec, trusted=trusted)
+    content = read_model_bytes(path, fmt)
+    refused = model_refusals(path, fmt, content)
+    if refused and not trusted:
+        raise BreedbenchError(refusal_message(refused))
+    problems = check_model_file(path, fmt, spec, content)
     if problems:
         raise BreedbenchError("; ".join(problems))
-    if trusted and warn is not None:
-        for refusal in model_refusals(path, fmt):
+    if warn is not None:
+        for refusal in refused:
             warn(f"trusted: {refusal.describe()}")
-    digest = file_sha256(path)
-    rel = _copy_into_store(path, db.settings, digest, fmt)
+    if content is None:  # a SavedModel folder: copied as it is on disk
+        digest, size = file_sha256(path), _size(path)
+    else:
+        digest, size = hashlib.sha256(content).hexdigest(), len(content)
+    rel = _copy_into_store(path, content, db.settings, digest, fmt)
     stored = {**spec.to_dict(), "format": fmt}
     with db.session() as s:
         model = s.scalar(select(Model).where(Model.name == name))
@@ -205,7 +258,7 @@ def register_model(
             format=fmt,
             path=rel,
             sha256=digest,
-            size_bytes=_size(path),
+            size_bytes=size,
             spec=stored,
             parent_id=parent_id,
             conversion=conversion,
@@ -216,45 +269,47 @@ def register_model(
         return version_info(model, row)
 
 
-def verify_stored_file(info: VersionInfo, path: Path) -> None:
-    """Refuse to load a stored file that is missing, no longer the registered bytes, or (for
-    an untrusted version) does more than compute: one line, naming the version."""
+def reregister(flags: str = "") -> str:
+    """What to do about a stored version that cannot be loaded: its ``NAME:VERSION`` is taken,
+    so the file is registered again under another version."""
+    return f"register the model file again under a new --version (breedbench models add{flags})"
+
+
+def read_stored_file(info: VersionInfo, path: Path) -> bytes | None:
+    """The stored file's bytes (None for a SavedModel folder) when they are the registered
+    bytes and, for an untrusted version, only compute; else one line naming the version."""
     if not path.exists():
-        raise BreedbenchError(
-            f"the stored file of {info.ref} is missing: {path} (see breedbench fsck)"
-        )
-    digest = file_sha256(path)
+        raise BreedbenchError(f"the stored file of {info.ref} is missing: {path}; {reregister()}")
+    content = read_model_bytes(path, info.format)
+    digest = file_sha256(path) if content is None else hashlib.sha256(content).hexdigest()
     if digest != info.sha256:
         raise BreedbenchError(
             f"the stored file of {info.ref} changed since it was registered (sha256 "
             f"{digest[:12]}…, registered {info.sha256[:12]}…): {path}; refusing to load it"
         )
-    if info.trusted:
-        return
-    refused = model_refusals(path, info.format)
-    if refused:
-        reasons = "; ".join(f"refused: {r.describe()}" for r in refused)
-        raise BreedbenchError(
-            f"{info.ref}: {reasons}; register it again with models add --trust-model to run "
-            "it anyway"
-        )
+    if not info.trusted:
+        refused = model_refusals(path, info.format, content)
+        if refused:
+            hint = f"to run it anyway, {reregister(' --trust-model')}"
+            raise BreedbenchError(f"{info.ref}: {refusal_message(refused, hint)}")
+    return content
 
 
-def _copy_into_store(path: Path, settings: Settings, digest: str, fmt: str) -> str:
+def _copy_into_store(
+    path: Path, content: bytes | None, settings: Settings, digest: str, fmt: str
+) -> str:
+    """Store ``content`` (the checked bytes) or, for a SavedModel, the folder at ``path``."""
     rel = f"models/{digest}{EXTENSIONS[fmt]}"
     target = settings.data_dir / rel
     if target.exists():
         return rel
     target.parent.mkdir(parents=True, exist_ok=True)
-    if path.is_dir():
-        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".tmp-"))
-        shutil.copytree(path, tmp, dirs_exist_ok=True)
-        os.replace(tmp, target)
-    else:
-        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-        os.close(fd)
-        shutil.copyfile(path, tmp_name)
-        os.replace(tmp_name, target)
+    if content is not None:
+        atomic_write(target, content)
+        return rel
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".tmp-"))
+    shutil.copytree(path, tmp, dirs_exist_ok=True)
+    os.replace(tmp, target)
     return rel
 
 
@@ -269,18 +324,25 @@ def _find_version(s: Session, name: str, version: str | None) -> tuple[Model, Mo
     return None if row is None else (row[0], row[1])
 
 
+def is_registered(session: Session, name: str, version: str) -> bool:
+    """Whether ``NAME:VERSION`` is taken (no spec is read)."""
+    return _find_version(session, name, version) is not None
+
+
 def get_version(session: Session, ref: str) -> VersionInfo:
-    """``NAME:VERSION``, or ``NAME`` for its newest version."""
+    """``NAME:VERSION``, or ``NAME`` for its newest version, ready to use (an invalid stored
+    spec is the error)."""
     name, _, version = ref.partition(":")
     found = _find_version(session, name, version or None)
     if found is None:
         known = [f"{v.model_name}:{v.version}" for v in list_versions(session)]
         listing = ", ".join(known) or "none yet (breedbench models add)"
         raise BreedbenchError(f"no model version {ref!r}; registered: {listing}")
-    return version_info(*found)
+    return version_info(*found).usable()
 
 
 def get_version_by_id(session: Session, version_id: int) -> VersionInfo:
+    """The version with this id, as listings show it (``usable`` before using its spec)."""
     v = session.get(ModelVersion, version_id)
     if v is None:
         raise BreedbenchError(f"no model version with id {version_id}")
@@ -288,7 +350,8 @@ def get_version_by_id(session: Session, version_id: int) -> VersionInfo:
 
 
 def list_versions(session: Session, name: str | None = None) -> list[VersionInfo]:
-    """Every version, by model name then registration order."""
+    """Every version, by model name then registration order (an invalid stored spec does not
+    hide the others: see ``VersionInfo.spec_problem``)."""
     stmt = select(Model, ModelVersion).join(ModelVersion)
     if name is not None:
         stmt = stmt.where(Model.name == name)

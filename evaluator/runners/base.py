@@ -76,3 +76,9 @@ def size_problem(spec: ModelSpec, shape: Sequence[int | None] | None, tensor: st
 def tensor_name(name: str) -> str:
     """``Sub`` → ``Sub:0``: TensorFlow tensor names carry the output index."""
     return name if ":" in name else f"{name}:0"
+
+
+def node_name(tensor: str) -> str:
+    """``Sub:0`` → ``Sub``; ``^ctrl`` → ``ctrl``: the node a tensor name (or a node's input,
+    control inputs included) refers to."""
+    return tensor.lstrip("^").split(":")[0]

@@ -20,11 +20,12 @@ from evaluator.runners.base import (
     Item,
     as_rows,
     check_dtype,
+    node_name,
     size_problem,
     stack,
     tensor_name,
 )
-from evaluator.safety.graph_ops import graph_def_refusals
+from evaluator.safety.graph_ops import parse_graph_def
 from evaluator.spec import ModelSpec
 
 NOT_OUTPUTS = frozenset({"Const", "NoOp", "Assert", "Placeholder", "VarHandleOp", "VariableV2"})
@@ -45,32 +46,9 @@ class TensorInfo:
         return f"{self.name} ({self.dtype} {shape})"
 
 
-def parse_graph_def(data: bytes) -> Any:
-    """The GraphDef in ``data``; a ``BreedbenchError`` when it is not one."""
-    from google.protobuf.message import DecodeError
-    from tensorflow.core.framework import graph_pb2
-
-    gd = graph_pb2.GraphDef()
-    try:
-        gd.ParseFromString(data)
-    except (DecodeError, RuntimeError, ValueError) as exc:
-        raise BreedbenchError(f"not a TensorFlow GraphDef: {exc}") from None
-    if not gd.node:
-        raise BreedbenchError("not a TensorFlow GraphDef (no nodes)")
-    return gd
-
-
-def op_types(graph_def: Any) -> set[str]:
-    """Every op type, including those inside library functions."""
-    ops = {n.op for n in graph_def.node}
-    for fn in graph_def.library.function:
-        ops.update(n.op for n in fn.node_def)
-    return ops
-
-
 def graph_io(graph_def: Any) -> tuple[list[TensorInfo], list[TensorInfo]]:
     """The graph's feedable inputs (placeholders) and outputs (ops nobody consumes)."""
-    consumed = {inp.lstrip("^").split(":")[0] for n in graph_def.node for inp in n.input}
+    consumed = {node_name(inp) for n in graph_def.node for inp in n.input}
     inputs, outputs = [], []
     for n in graph_def.node:
         if n.op == "Placeholder":
@@ -107,32 +85,30 @@ def tensor_name_problem(graph_def: Any, names: Sequence[str], source: str) -> st
     """The first name missing from the graph, said with the real inputs and outputs."""
     nodes = {n.name for n in graph_def.node}
     for name in names:
-        if tensor_name(name).rsplit(":", 1)[0] not in nodes:
+        if node_name(name) not in nodes:
             return f"tensor {name!r} is not in the graph {source}; {describe_io(graph_def)}"
     return None
 
 
-def check_tensor_names(graph_def: Any, names: Sequence[str], source: str) -> None:
-    """Every name exists in the graph, or an error naming the real inputs and outputs."""
-    problem = tensor_name_problem(graph_def, names, source)
-    if problem is not None:
-        raise BreedbenchError(problem)
-
-
-def check(path: Path, spec: ModelSpec, *, trusted: bool = False) -> list[str]:
-    """What makes the graph at ``path`` unusable as ``spec`` says, without running it: not a
-    GraphDef, ops outside the allow-list in the graph or its function library (unless the
-    person trusts the model), tensor names it lacks, a fixed input size other than the spec's.
-    Empty: it can be registered."""
+def read_graph(path: Path, content: bytes | None = None) -> Any:
+    """The GraphDef in ``content`` (the checked bytes), or else in the file at ``path``."""
     try:
-        graph_def = parse_graph_def(Path(path).read_bytes())
+        data = Path(path).read_bytes() if content is None else content
+    except OSError as exc:
+        raise BreedbenchError(f"cannot read {path}: {exc.strerror}") from None
+    return parse_graph_def(data)
+
+
+def check(path: Path, spec: ModelSpec, content: bytes | None = None) -> list[str]:
+    """What makes the graph at ``path`` unusable as ``spec`` says, without running it: not a
+    GraphDef, tensor names it lacks, a fixed input size other than the spec's. Empty: it can
+    be registered."""
+    try:
+        graph_def = read_graph(path, content)
     except BreedbenchError as exc:
         return [str(exc)]
-    problems = [] if trusted else [str(r) for r in graph_def_refusals(graph_def)]
-    io_problem = _io_problem(graph_def, spec, path)
-    if io_problem is not None:
-        problems.append(io_problem)
-    return problems
+    problem = _io_problem(graph_def, spec, path)
+    return [] if problem is None else [problem]
 
 
 def _io_problem(graph_def: Any, spec: ModelSpec, path: Path) -> str | None:
@@ -146,7 +122,7 @@ def _io_problem(graph_def: Any, spec: ModelSpec, path: Path) -> str | None:
     missing = tensor_name_problem(graph_def, names, str(path))
     if missing is not None:
         return missing
-    name = spec.input.tensor.split(":")[0]
+    name = node_name(spec.input.tensor)
     for node in graph_def.node:
         if node.name == name and node.op == "Placeholder":
             return size_problem(spec, _shape(node), spec.input.tensor)
@@ -157,23 +133,25 @@ class FrozenGraphRunner:
     """A frozen graph in a TF1 session (threads: intra-op parallelism)."""
 
     def __init__(
-        self, path: Path, spec: ModelSpec, threads: int | None = None, batch: int = 32
+        self,
+        path: Path,
+        spec: ModelSpec,
+        threads: int | None = None,
+        batch: int = 32,
+        content: bytes | None = None,
     ) -> None:
         import tensorflow as tf
 
         self.tf = tf
-        gd = parse_graph_def(Path(path).read_bytes())
-        if not spec.input.tensor or not spec.output.tensor:
-            raise BreedbenchError(
-                f"a frozen graph needs input.tensor and output.tensor in its spec; "
-                f"{describe_io(gd)}"
-            )
-        check_tensor_names(gd, [spec.input.tensor, spec.output.tensor], str(path))
+        gd = read_graph(path, content)
+        problem = _io_problem(gd, spec, path)
+        if problem is not None:
+            raise BreedbenchError(problem)
         self.graph = tf.Graph()
         with self.graph.as_default():
             tf.import_graph_def(gd, name="")
-        self.input = self.graph.get_tensor_by_name(tensor_name(spec.input.tensor))
-        self.output = self.graph.get_tensor_by_name(tensor_name(spec.output.tensor))
+        self.input = self.graph.get_tensor_by_name(tensor_name(spec.input.tensor or ""))
+        self.output = self.graph.get_tensor_by_name(tensor_name(spec.output.tensor or ""))
         config = tf.compat.v1.ConfigProto()
         if threads:
             config.intra_op_parallelism_threads = threads

@@ -11,23 +11,27 @@ import numpy as np
 
 from core.errors import BreedbenchError
 from evaluator.runners.base import Item, as_rows
-from evaluator.safety import model_refusals
 from evaluator.spec import ModelSpec
 
 
-def check(path: Path, spec: ModelSpec, *, trusted: bool = False) -> list[str]:
-    """What the model would do besides computing (unless the person trusts it): a SavedModel's
-    ops outside the allow-list, in every meta graph and function; a ``.keras`` config's
-    ``Lambda`` layers and custom objects. Both are read as data, never loaded. The input kind
-    and the signature's tensor names need the model loaded: ``KerasRunner`` checks them, before
-    any run is recorded."""
-    if trusted:
-        return []
-    fmt = "saved_model" if Path(path).is_dir() else "keras"
+def check(path: Path, spec: ModelSpec) -> list[str]:
+    """Nothing more to find without loading the model: what its config or graph would do
+    besides computing is the registry's check (``evaluator.safety``, read as data), and the
+    input kind and the signature's tensor names need the model loaded: ``KerasRunner`` checks
+    them, before any run is recorded."""
+    return []
+
+
+def load_keras(path: Path) -> Any:
+    """A ``.keras`` model, in safe mode whatever Keras' default: stored Python bytecode
+    (``Lambda`` layers) is never deserialized. Keras' refusal is one line."""
+    import keras
+
     try:
-        return [str(r) for r in model_refusals(Path(path), fmt)]
-    except BreedbenchError as exc:
-        return [str(exc)]
+        return keras.models.load_model(path, safe_mode=True)
+    except ValueError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+        raise BreedbenchError(f"Keras refuses to load {path}: {first}") from None
 
 
 class KerasRunner:
@@ -43,15 +47,10 @@ class KerasRunner:
         if spec.input.kind != "tensor":
             raise BreedbenchError(f'a {fmt} model needs input.kind = "tensor"')
         self.max_batch = max(1, batch)
+        # Both formats are read from ``path`` (Keras and TensorFlow take no bytes for them): the
+        # registry hashed and checked the stored file just before, but not these very reads.
         if fmt == "keras":
-            import keras
-
-            # Never deserialize stored Python bytecode (Lambda layers), whatever the default.
-            try:
-                model = keras.models.load_model(path, safe_mode=True)
-            except ValueError as exc:
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-                raise BreedbenchError(f"Keras refuses to load {path}: {first}") from None
+            model = load_keras(path)
             self._call: Any = lambda x: model(x, training=False)
         else:
             loaded = tf.saved_model.load(str(path))

@@ -24,7 +24,6 @@ from evaluator.runners.base import (
     size_problem,
     stack,
 )
-from evaluator.safety.tflite_ops import tflite_refusals
 from evaluator.spec import ModelSpec
 
 
@@ -63,23 +62,16 @@ def find_detail(details: list[dict[str, Any]], name: str | None, interp: Any, wh
     raise BreedbenchError(f"{what} tensor {name!r} is not in the model; {describe_io(interp)}")
 
 
-def check(path: Path, spec: ModelSpec, *, trusted: bool = False) -> list[str]:
-    """What makes the ``.tflite`` at ``path`` unusable as ``spec`` says, read from its tensors
-    (no inference): operators other than LiteRT's builtins (custom or ``Flex*`` TensorFlow
-    kernels, unless the person trusts the model), LiteRT cannot prepare it, tensor names it
-    lacks, another input type or size, or an output whose size per image is not the number of
-    labels. Empty: it can be registered."""
+def check(path: Path, spec: ModelSpec, content: bytes | None = None) -> list[str]:
+    """What makes the ``.tflite`` at ``path`` (or ``content``, its checked bytes) unusable as
+    ``spec`` says, read from its tensors (no inference): LiteRT cannot prepare it, tensor names
+    it lacks, another input type or size, or an output whose size per image is not the number
+    of labels. Empty: it can be registered. The registry has refused custom and ``Flex*``
+    operators before this prepares the model (unless the person trusts it)."""
     try:
-        interp = open_interpreter(Path(path))
+        interp = open_interpreter(Path(path), content)
     except BreedbenchError as exc:
         return [str(exc)]
-    if not trusted:
-        try:
-            refused = [str(r) for r in tflite_refusals(Path(path))]
-        except BreedbenchError as exc:
-            return [str(exc)]
-        if refused:
-            return refused  # preparing such a model would look up the kernels it names
     try:
         interp.allocate_tensors()
     except (ValueError, RuntimeError) as exc:
@@ -114,9 +106,14 @@ def _labels_problem(inp: dict[str, Any], out: dict[str, Any], n_labels: int) -> 
 
 class LiteRTRunner:
     def __init__(
-        self, path: Path, spec: ModelSpec, threads: int | None = None, batch: int = 32
+        self,
+        path: Path,
+        spec: ModelSpec,
+        threads: int | None = None,
+        batch: int = 32,
+        content: bytes | None = None,
     ) -> None:
-        self.interp = open_interpreter(Path(path), threads=threads)
+        self.interp = open_interpreter(Path(path), content, threads=threads)
         inp = find_detail(self.interp.get_input_details(), spec.input.tensor, self.interp, "input")
         out = find_detail(
             self.interp.get_output_details(), spec.output.tensor, self.interp, "output"

@@ -16,6 +16,7 @@ Loading then uses ``safe_mode=True`` as well, so Keras refuses stored bytecode b
 
 from __future__ import annotations
 
+import io
 import json
 import zipfile
 from collections.abc import Iterator
@@ -37,23 +38,24 @@ REFUSED_CLASSES = {
 FILE_KEYS = ("vocabulary", "filepath", "file_path")
 
 
-def read_config(path: Path) -> Any:
+def read_config(data: bytes, source: Path) -> Any:
+    """``config.json`` of the ``.keras`` zip in ``data`` (``source`` names it in messages)."""
     try:
-        with zipfile.ZipFile(path) as zf:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
             info = zf.getinfo("config.json")
             if info.file_size > MAX_CONFIG_BYTES:
-                raise BreedbenchError(f"{path}: config.json is {info.file_size} bytes: too large")
+                raise BreedbenchError(f"{source}: config.json is {info.file_size} bytes: too large")
             return json.loads(zf.read(info))
     except (KeyError, zipfile.BadZipFile, OSError, ValueError, RecursionError) as exc:
-        raise BreedbenchError(f"{path}: not a readable .keras file: {exc}") from None
+        raise BreedbenchError(f"{source}: not a readable .keras file: {exc}") from None
 
 
-def keras_refusals(path: Path) -> list[Refusal]:
-    config = read_config(path)
+def keras_refusals(data: bytes, source: Path) -> list[Refusal]:
+    config = read_config(data, source)
     try:
         return merge(list(config_refusals(config)))
     except RecursionError:
-        raise BreedbenchError(f"{path}: config.json is nested too deeply to check") from None
+        raise BreedbenchError(f"{source}: config.json is nested too deeply to check") from None
 
 
 def config_refusals(

@@ -23,7 +23,12 @@ class Refusal:
         return f"{self.kind} {self.op} ({self.where}{others}) {self.reason}"
 
     def __str__(self) -> str:
-        return f"refused: {self.describe()}; {TRUST_HINT}"
+        return f"refused: {self.describe()}"
+
+
+def refusal_message(refused: list[Refusal], hint: str = TRUST_HINT) -> str:
+    """Every refusal of one model, then what to do about them, once: one line."""
+    return "; ".join([*map(str, refused), hint])
 
 
 def reason_for(op: str) -> str:

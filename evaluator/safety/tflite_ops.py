@@ -8,7 +8,6 @@ builtins (``TFLite_Detection_PostProcess``, the SSD/EfficientDet post-processing
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from core.errors import BreedbenchError
@@ -31,8 +30,9 @@ def builtin_names() -> dict[int, str]:
     return {v: k for k, v in vars(ops).items() if not k.startswith("_") and isinstance(v, int)}
 
 
-def operators(data: bytes) -> list[tuple[str, str, bool]]:
-    """``(op name, where, is_custom)`` for every operator of every subgraph."""
+def operators(data: bytes) -> list[tuple[str, str, str]]:
+    """``(op name, where, kind)`` for every operator of every subgraph; ``kind`` is
+    ``"builtin"``, ``"custom"`` or ``"unknown"`` (a builtin code this LiteRT does not have)."""
     schema = _schema()
     names = builtin_names()
     try:
@@ -48,11 +48,15 @@ def operators(data: bytes) -> list[tuple[str, str, bool]]:
                 where = f'operator {oi}{_output(subgraph, op)} of subgraph "{label}"'
                 if builtin == schema.BuiltinOperator.CUSTOM:
                     custom = (code.CustomCode() or b"").decode("utf-8", "replace")
-                    found.append((custom or "CUSTOM", where, True))
+                    found.append((custom or "CUSTOM", where, "custom"))
+                elif builtin in names:
+                    found.append((names[builtin], where, "builtin"))
                 else:
-                    found.append((names.get(builtin, f"builtin #{builtin}"), where, False))
+                    found.append((f"builtin #{builtin}", where, "unknown"))
     except Exception as exc:  # a damaged flatbuffer fails in many ways (struct, index, ...)
-        raise BreedbenchError(f"not a readable .tflite flatbuffer: {exc}") from None
+        raise BreedbenchError(
+            f"not a valid LiteRT model: its flatbuffer cannot be read ({exc})"
+        ) from None
     return found
 
 
@@ -66,13 +70,12 @@ def _output(subgraph: Any, op: Any) -> str:
     return f' (output "{name}")' if name else ""
 
 
-def tflite_refusals(path: Path) -> list[Refusal]:
-    known = set(builtin_names().values())
+def tflite_refusals(data: bytes) -> list[Refusal]:
     found = []
-    for name, where, custom in operators(Path(path).read_bytes()):
-        if custom and name not in LITERT_CUSTOM_OPS:
+    for name, where, kind in operators(data):
+        if kind == "custom" and name not in LITERT_CUSTOM_OPS:
             reason = FLEX_REASON if name.startswith("Flex") else CUSTOM_REASON
             found.append(Refusal(name, where, reason))
-        elif not custom and name not in known:
+        elif kind == "unknown":
             found.append(Refusal(name, where, "is not a builtin operator of this LiteRT"))
     return merge(found)

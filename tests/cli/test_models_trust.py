@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from db.models import Model, ModelVersion
-from tests.cli.test_eval_cmds import cli
+from tests.cli.helpers import cli
 from tests.fixtures.evaluation import EvalSet
 from tests.modelkit import TinyModels, graph_with_ops
 
@@ -23,7 +23,12 @@ def test_trust_model_lets_a_refused_graph_in_and_is_recorded(
     args += ["--preset", "inception-breeds-pb-jpeg", "--spec", spec]
     code, out = cli(eval_set, *args)
     assert code == 1
-    assert 'refused: op ReadFile (node "read") can read files; pass --trust-model' in out
+    said = " ".join(out.split())  # the console wraps long lines
+    assert (
+        'refused: op ReadFile (node "read") can read files; refused: op WriteFile (node '
+        '"write") can write files; pass --trust-model to run it anyway'
+    ) in said
+    assert said.count("--trust-model") == 1  # what to do is said once, after every refusal
     code, out = cli(eval_set, *args, "--trust-model")
     assert code == 0, out
     assert 'trusted: op ReadFile (node "read") can read files' in out

@@ -195,9 +195,10 @@ def test_unsupported_op_names_the_op_and_the_fallback(workspace: Workspace) -> N
         convert_version(db, "tiny:jpeg", ConversionRequest("dynamic"))
     msg = str(err.value)
     assert "does not support op DecodeJpeg" in msg
-    assert "--input" in msg and "--select-tf-ops" in msg and "SELECT_TF_OPS" in msg
-    # SELECT_TF_OPS converts, but LiteRT here cannot run Flex ops: refused, nothing registered.
-    with pytest.raises(BreedbenchError, match="FlexDecodeJpeg.*Flex delegate"):
+    # Flex kernels are refused (LiteRT here cannot run them), so they are not offered.
+    assert "--input" in msg and "--select-tf-ops" not in msg and "Flex" not in msg
+    # Without int8, --select-tf-ops could only add Flex kernels: said before converting.
+    with pytest.raises(BreedbenchError, match="--select-tf-ops does nothing usable"):
         convert_version(db, "tiny:jpeg", ConversionRequest("dynamic", select_tf_ops=True))
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(ModelVersion)) == before
@@ -212,7 +213,23 @@ def test_int8_failure_suggests_float_io() -> None:
     exc = RuntimeError("Quantization failed: 'tfl.custom_thing' op is not quantizable\nmore")
     msg = explain_converter_error(exc, ConversionRequest("int8", io="int8"))
     assert "full-integer conversion failed at op custom_thing" in msg
-    assert "--io float" in msg and "--select-tf-ops" in msg
+    assert "--io float" in msg and "--select-tf-ops (float built-in kernels" in msg
+
+
+def test_a_converted_model_that_keeps_flex_kernels_is_refused() -> None:
+    """What SELECT_TF_OPS gives when it is used: a model LiteRT here cannot prepare."""
+    import tensorflow as tf
+
+    from evaluator.convert import inspect_tflite
+
+    @tf.function(input_signature=[tf.TensorSpec([], tf.string)])
+    def decode(x: Any) -> Any:
+        return tf.cast(tf.io.decode_jpeg(x), tf.float32)
+
+    conv = tf.lite.TFLiteConverter.from_concrete_functions([decode.get_concrete_function()])
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
+    with pytest.raises(BreedbenchError, match="keeps FlexDecodeJpeg .*Flex delegate.*--input"):
+        inspect_tflite(conv.convert())
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""The dashboard's data: version tree, history, mistakes ordering, sending images back."""
+"""The dashboard's data: version tree, history, trade-offs, mistakes ordering, comparisons."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from scipy.stats import binomtest
 from core.errors import BreedbenchError
 from db.database import Database
 from evaluator import dashboard as ev
-from review.send_back import send_back_to_review
 from tests.fixtures.seeding import Seeded, add_run, seed_evaluations
 
 
@@ -121,5 +120,3 @@ def test_dashboard_queries_on_sqlite_and_postgresql(any_database: Database) -> N
         assert page.total == sum(r != 1 for r in ranks.values())
         cmp = ev.compare(s, seeded.runs["pb-1"], run)
         assert cmp.result.shared == len(ranks)
-        image_id = next(iter(ranks))
-        assert send_back_to_review(s, image_id, "ana") == "pending"

@@ -26,24 +26,28 @@ def test_a_graph_that_fits_its_spec_has_no_problem(tiny_models: TinyModels) -> N
     assert check_model_file(tiny_models.batchable_pb, "frozen_pb", spec) == []
 
 
-def test_unsafe_ops_and_a_wrong_tensor_are_both_reported(
-    tiny_models: TinyModels, tmp_path: Path
+def test_unsafe_ops_are_the_registrys_refusal_and_a_wrong_tensor_the_graphs(
+    database: Database, tiny_models: TinyModels, tmp_path: Path
 ) -> None:
+    """The graph's check finds only the spec's mistake; what the ops would do is refused by
+    the registry first, every op named and the way out said once."""
     pb = graph_with_ops(tmp_path / "evil.pb", ["ReadFile"])
-    spec = spec_of(
-        {
-            "input": {"tensor": "filename:0", "kind": "jpeg_bytes"},
-            "output": {"tensor": "nowhere:0"},
-            "labels": {"names": tiny_models.labels},
-        }
-    )
-    unsafe, missing = frozen_graph.check(pb, spec)
-    assert unsafe == (
+    data = {
+        "input": {"tensor": "filename:0", "kind": "jpeg_bytes"},
+        "output": {"tensor": "nowhere:0"},
+        "labels": {"names": tiny_models.labels},
+    }
+    (missing,) = frozen_graph.check(pb, spec_of(data))
+    assert missing.startswith("tensor 'nowhere:0' is not in the graph")
+    with pytest.raises(BreedbenchError) as exc:
+        register(database, pb, data)
+    assert str(exc.value) == (
         'refused: op ReadFile (node "read") can read files; pass --trust-model to run it anyway'
     )
-    assert missing.startswith("tensor 'nowhere:0' is not in the graph")
     # Trusted: the ops stay, only the spec's mistake is left.
-    assert frozen_graph.check(pb, spec, trusted=True) == [missing]
+    with pytest.raises(BreedbenchError) as exc:
+        register(database, pb, data, trusted=True)
+    assert str(exc.value) == missing
 
 
 def test_a_graph_spec_without_tensor_names_lists_the_graphs(tiny_models: TinyModels) -> None:
@@ -80,7 +84,8 @@ def test_tflite_with_a_missing_tensor_stops_there(tiny_models: TinyModels) -> No
 
 
 def test_keras_files_are_checked_when_they_load(tiny_models: TinyModels) -> None:
-    """Reading a .keras file needs TensorFlow's import: registration refuses nothing."""
+    """The input kind and the signature need the model loaded: the runner's check finds
+    nothing to refuse (the registry's safety check still reads the config)."""
     spec = spec_of({"input": {"kind": "image"}, "labels": {"names": tiny_models.labels}})
     assert keras_model.check(tiny_models.keras, spec) == []
     assert check_model_file(tiny_models.keras, "keras", spec) == []

@@ -185,3 +185,39 @@ def test_a_stored_spec_is_read_back_typed_or_named_when_broken(
         'the stored spec of tiny:1 is invalid: spec: input.kind = "tensor" needs '
         "input.size = [height, width]"
     )
+
+
+def test_one_invalid_stored_spec_breaks_no_listing(
+    database: Database, tiny_models: TinyModels
+) -> None:
+    """A row whose spec no longer validates (``{}``, the column's default) is listed, marked
+    unusable, and refused only where it is used; the other versions work as before."""
+    from evaluator.dashboard import version_tree
+    from evaluator.pipeline import evaluate
+    from evaluator.tradeoff import tradeoff_rows
+
+    good = register(database, tiny_models.classic_pb, classic_spec(tiny_models), version="good")
+    bad = register(database, tiny_models.batchable_pb, batchable_spec(tiny_models), version="bad")
+    with database.session() as s:
+        row = s.get(ModelVersion, bad.id)
+        assert row is not None
+        row.spec = {}
+    problem = "the stored spec of tiny:bad is invalid: "
+    with database.session() as s:
+        listed = list_versions(s)
+        assert [(v.version, v.spec_problem is None) for v in listed] == [
+            ("good", True),
+            ("bad", False),
+        ]
+        assert listed[1].spec_problem is not None and listed[1].spec_problem.startswith(problem)
+        assert [n.info.version for n in version_tree(s)] == ["good", "bad"]
+        assert [r.version.version for r in tradeoff_rows(s, "tiny")] == ["good", "bad"]
+        assert get_version(s, "tiny:good").id == good.id
+        with pytest.raises(BreedbenchError, match="registered: tiny:good, tiny:bad"):
+            get_version(s, "tiny:nope")
+        with pytest.raises(BreedbenchError, match=f"^{problem}"):
+            get_version(s, "tiny:bad")
+        with pytest.raises(BreedbenchError, match=f"^{problem}"):
+            listed[1].open(database.settings)  # nothing loads with a spec that is not there
+    with pytest.raises(BreedbenchError, match=f"^{problem}"):
+        evaluate(database, listed[1])
