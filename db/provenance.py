@@ -8,8 +8,9 @@ nine fields one by one.
 
 The page URLs (``landing_url``, ``license_url``) are kept only when they are http(s) URLs
 (``core.text.web_url``): a search result's ``javascript:`` or ``data:`` "page" is dropped when the
-record is built, before it is stored, shown as a link or exported. The image ``url`` is left
-as given: it is what the crawler fetches, from public http(s) addresses only.
+record is built, before it is stored, shown as a link or exported. The image ``url`` is checked
+earlier, by the source that reads it (the same ``web_url`` rule): it is what the crawler fetches,
+from public http(s) addresses only.
 """
 
 from __future__ import annotations

@@ -199,9 +199,9 @@ def _report_sources(report: CrawlReport) -> None:
             )
     if report.status == RunStatus.PARTIAL:
         err_console.print(
-            f"Warning: crawl run {report.run_id} is partial: {', '.join(failed)} failed, so "
-            "breeds were searched in the other sources only. Run `breedbench crawl` again once "
-            "it answers to top them up.",
+            f"Warning: crawl run {report.run_id} is partial: {', '.join(failed)} failed (see "
+            "above), so some breeds were not searched everywhere. Run `breedbench crawl` again "
+            "once it answers to top them up.",
             markup=False,
             soft_wrap=True,
         )

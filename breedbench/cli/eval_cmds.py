@@ -119,8 +119,8 @@ def models_list(
             v.format,
             f"{v.size_bytes / 1e6:.1f}",
             v.sha256[:12],
-            v.spec.input.tensor or "",
-            str(len(v.spec.labels.names)),
+            v.spec.input.tensor or ("(invalid spec)" if v.spec_problem else ""),
+            str(len(v.spec.labels.names)) if v.spec_problem is None else "—",
             f"{_pct(runs[0].top1)} % (run {runs[0].id})" if runs else "—",
         )
     console.print(table)
