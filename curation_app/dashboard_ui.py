@@ -12,8 +12,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from core.text import plain
 from curation_app.state import get_database
-from curation_app.text import plain
 from curation_app.ui import REVIEWER_KEY
 from db.database import Database
 from evaluator import dashboard as ev

@@ -24,7 +24,7 @@ from streamlit.delta_generator import DeltaGenerator
 from streamlit.errors import StreamlitSecretNotFoundError
 
 from core.errors import BreedbenchError
-from curation_app.text import inline_code, plain
+from core.text import inline_code, plain
 from review import access
 from review.decisions import clean_reviewer
 from review.identity import check_reviewer, needs_rehash
@@ -66,8 +66,13 @@ def _secrets() -> Mapping[str, Any]:
 
 
 def access_mode() -> access.AccessMode:
-    """``oidc``, ``passwords`` or ``open`` (see the module docstring)."""
-    return access.access_mode(_secrets())
+    """``oidc``, ``passwords`` or ``open`` (see the module docstring); secrets that configure
+    no usable sign-in stop the page, as unreadable ones do."""
+    try:
+        return access.access_mode(_secrets())
+    except BreedbenchError as exc:
+        st.error(f"The app's secrets cannot be used, so nobody can sign in: {plain(exc)}")
+        st.stop()
 
 
 def frame_reviewer() -> str | None:
@@ -146,10 +151,14 @@ def _sign_out() -> None:
 
 
 def _client_address() -> str | None:
-    """The client's address as the server sees it (``None`` on loopback, where every user of a
-    local reverse proxy would share one key and lock each other out)."""
+    """The client's address as the server sees it, or ``None`` on loopback, where every user of
+    a local reverse proxy would share one key and lock each other out. Streamlit itself hides
+    only exactly ``127.0.0.1`` and ``::1``; a proxy on ``127.0.0.2`` or ``::ffff:127.0.0.1`` is
+    loopback too (``review.access.is_loopback``)."""
     address = st.context.ip_address
-    return address if isinstance(address, str) and address else None
+    if not isinstance(address, str) or not address or access.is_loopback(address):
+        return None
+    return address
 
 
 def too_many_attempts(seconds: int) -> str:
@@ -183,14 +192,14 @@ def _sign_in_form(mode: str) -> None:
         if wait := THROTTLE.retry_after(keys):
             narrow.error(too_many_attempts(wait))
             return
-        reviewers = _secrets()["reviewers"]
+        reviewers = access.reviewer_hashes(_secrets())
         if not check_reviewer(reviewers, cleaned, password):
             wait = THROTTLE.failure(keys)
             message = "Unknown reviewer or wrong password."
             narrow.error(f"{message} {too_many_attempts(wait)}" if wait else message)
             return
         THROTTLE.success([name_key])
-        if needs_rehash(str(reviewers[cleaned])):
+        if needs_rehash(reviewers[cleaned]):
             st.session_state[REHASH_KEY] = True
             _LOG.warning(
                 "reviewer %r signed in with an outdated password hash; "

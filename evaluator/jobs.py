@@ -21,7 +21,7 @@ import subprocess
 import sys
 import threading
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,7 @@ class Job:
     started_at: str  # ISO 8601, UTC
     started_by: str
     pid: int
+    stopped_by: str = ""  # who pressed Stop, once someone has
     status: str = "running"  # running | finished | failed | stopped
     done: int | None = None  # images prepared and scored so far
     total: int | None = None
@@ -218,11 +219,20 @@ def list_jobs(settings: Settings, limit: int = 20) -> list[Job]:
     return out
 
 
-def stop_job(settings: Settings, job_id: str) -> Job:
-    """Interrupt a running evaluation (SIGINT): the evaluator records nothing half-way."""
+def stop_job(settings: Settings, job_id: str, *, stopped_by: str = "") -> Job:
+    """Interrupt a running evaluation (SIGINT): the evaluator records nothing half-way.
+
+    Who stopped it is written into the job's file first, as ``started_by`` is when it starts, so
+    every session shows who stopped an evaluation another reviewer started.
+    """
     job = read_job(settings, job_id)
     if job.status != "running":
         raise BreedbenchError(f"evaluation job {job_id} is not running ({job.status})")
+    if stopped_by:
+        files = job_files(settings, job_id)
+        raw = _read_json(files["job"]) or {}
+        write_json(files["job"], {**raw, "stopped_by": stopped_by})
+        job = replace(job, stopped_by=stopped_by)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(job.pid, signal.SIGINT)
     return job

@@ -30,12 +30,58 @@ SECRETS_FILES_ENV = "STREAMLIT_SECRETS_FILES"
 
 
 def access_mode(secrets: Mapping[str, Any]) -> AccessMode:
-    """``oidc`` with an ``[auth]`` section, else ``passwords`` with ``[reviewers]``, else open."""
+    """``oidc`` with an ``[auth]`` section, else ``passwords`` with ``[reviewers]``, else open.
+
+    A ``[reviewers]`` entry that is not a table of password hashes is an error here, before any
+    server starts, rather than an app that says it wants passwords and fails at the first sign-in.
+    """
+    reviewers = reviewer_hashes(secrets)
     if secrets.get("auth"):
         return "oidc"
-    if secrets.get("reviewers"):
+    if reviewers:
         return "passwords"
     return "open"
+
+
+def reviewer_hashes(secrets: Mapping[str, Any]) -> dict[str, str]:
+    """The ``[reviewers]`` table: reviewer name → password hash (empty when there is none).
+
+    Raises ``BreedbenchError`` for anything else: ``reviewers = "..."``, a name whose value is
+    not a string, or a secrets folder ``reviewers/`` holding a single file, which Streamlit reads
+    as that file's text instead of a table of one.
+    """
+    reviewers = secrets.get("reviewers")
+    if reviewers is None:
+        return {}
+    if not isinstance(reviewers, Mapping):
+        raise BreedbenchError(
+            f"[reviewers] in the app's secrets is {_kind(reviewers)}, not a table of "
+            "NAME = HASH lines (see 'breedbench reviewer-password'); a secrets folder "
+            "reviewers/ with a single file is read as that file's text: list a lone reviewer "
+            "in secrets.toml instead"
+        )
+    for name, stored in reviewers.items():
+        if not isinstance(stored, str):
+            raise BreedbenchError(
+                f"[reviewers] entry {str(name)!r} in the app's secrets is {_kind(stored)}, not a "
+                "password hash string (see 'breedbench reviewer-password')"
+            )
+    return {str(name): stored for name, stored in reviewers.items()}
+
+
+def _kind(value: object) -> str:
+    """What a misplaced secrets value is, in TOML's words."""
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, Mapping):
+        return "a table"
+    if isinstance(value, list | tuple):
+        return "an array"
+    return f"a {type(value).__name__}"
 
 
 def streamlit_dirs(

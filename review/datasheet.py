@@ -7,22 +7,25 @@ training set (``image_flags`` of kind ``leak``). Numbers are computed from the e
 the review log, never typed in.
 
 Breed names, sources, licences, reviewer names and file names come from outside: every table
-cell and every value in the text is escaped (``core.text.md_escape``), so a licence
-``<img src=x onerror=...>`` or a reviewer ``![](http://tracker/)`` reads as that text wherever
-the datasheet is rendered.
+cell and every value in the text goes through ``core.text.plain`` (or ``inline_code``), as on the
+app's pages, so a licence ``<img src=x onerror=...>`` or a reviewer ``![](http://tracker/)``
+reads as that text wherever the datasheet is rendered, with nothing to click: a bare
+``http://``, ``www.`` or e-mail address carries an invisible word joiner (U+2060) that keeps a
+renderer from linking it. The manifest holds the text itself.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.chunks import id_chunks
-from core.text import md_escape, one_line
+from core.text import inline_code, plain
 from db.models import Breed, Decision, FlagKind, ImageFlag, Review
 from db.reviews import effective_reviews, vote_option
 from review.manifest import ManifestRow
@@ -30,18 +33,55 @@ from review.manifest import ManifestRow
 DATASHEET_NAME = "DATASHEET.md"
 
 
-def _cell(value: object) -> str:
-    return md_escape(value)
+@dataclass(frozen=True, slots=True)
+class ExportedFiles:
+    """What the export wrote besides the datasheet, as its opening paragraphs tell it."""
+
+    manifest: str = "manifest.csv"  # the manifest's file name
+    image_format: str | None = None  # "portable" or "original"; None when no image was written
+    converted: int = 0  # images written as PNG from another format
+    metadata: str | None = None  # the Hugging Face imagefolder metadata file's name
 
 
-def _code(value: object) -> str:
-    """A value shown as code: a backtick inside could close the span, so it is left out."""
-    return "`" + one_line(value).replace("`", "") + "`"
+def _files_section(files: ExportedFiles) -> list[str]:
+    if files.image_format is None:
+        images = (
+            "No image files were written: the manifest's `file` column names each image as a "
+            "`folders` export writes it, by the sha256 of its original bytes."
+        )
+    elif files.image_format == "original":
+        images = (
+            "Each image is named by the sha256 of its original bytes and copied unchanged, in "
+            "its own format (some loaders skip WebP and TIFF files)."
+        )
+    else:
+        images = (
+            "Each image is named by the sha256 of its original bytes. JPEG and PNG originals are "
+            f"copied unchanged; the {files.converted} in other formats (WebP, TIFF, GIF, BMP) "
+            "are written as PNG without loss: the first frame, upright (EXIF orientation "
+            "applied), pixels and transparency as stored (CMYK or floating-point pixels, which "
+            "PNG cannot hold, as the RGB the evaluator uses). In the manifest, `sha256` is the "
+            "original's and `file_sha256` the exported file's."
+        )
+    out = [images, ""]
+    out += [
+        f"{inline_code(files.manifest)} gives each image's source, query, URLs, license, "
+        "creator and attribution. Keep it with the images: the licenses require attribution.",
+        "",
+    ]
+    if files.metadata:
+        out += [
+            f"{inline_code(files.metadata)} holds each image's breed, source, license, creator "
+            "and attribution for Hugging Face `datasets`: "
+            '`load_dataset("imagefolder", data_dir=...)` reads them as columns.',
+            "",
+        ]
+    return out
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(plain(c) for c in row) + " |" for row in rows]
     return lines
 
 
@@ -53,20 +93,19 @@ def build_datasheet(
     fmt: str,
     min_reviews: int | None = None,
     now: datetime | None = None,
+    files: ExportedFiles | None = None,
 ) -> str:
     """The Markdown datasheet for the exported ``rows``."""
     now = now or datetime.now(UTC)
     ids = [r.image_id for r in rows]
     out: list[str] = ["# Datasheet: breedbench test set", ""]
     out += [
-        f"Exported {now:%Y-%m-%d %H:%M} UTC as {_code(fmt)}, images with status {_code(status)}: "
+        f"Exported {now:%Y-%m-%d %H:%M} UTC as {inline_code(fmt)}, images with status "
+        f"{inline_code(status)}: "
         f"**{len(rows)} images** of **{len({r.breed for r in rows})} breeds**.",
         "",
-        "Each image is named by the sha256 of its original bytes (copied unchanged); "
-        "`manifest.csv` / `manifest.jsonl` gives its source, query, URLs, license, creator and "
-        "attribution. Keep that manifest with the images: the licenses require attribution.",
-        "",
     ]
+    out += _files_section(files or ExportedFiles())
     out += _breeds_section(session, rows)
     out += _sources_section(rows)
     out += _licenses_section(rows)

@@ -24,7 +24,6 @@ from db.store import (
     thumbnail_path,
 )
 
-REVIEW_QUALITY = 85
 # Prefetch runs in the background: a few threads are enough to stay ahead of a reviewer.
 _PREFETCH = ThreadPoolExecutor(max_workers=2, thread_name_prefix="review-prefetch")
 

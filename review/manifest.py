@@ -8,16 +8,16 @@ written with a leading ``'``, as OWASP recommends against CSV injection; numbers
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 
+from core.text import FORMULA_STARTS as FORMULA_STARTS  # what the manifest's cells guard against
+from core.text import spreadsheet_safe, web_url
 from db.provenance import PROVENANCE_FIELDS, Provenance
 
-# The provenance fields that hold addresses, and the only kind of address a manifest carries.
-URL_FIELDS: tuple[str, ...] = ("url", "landing_url", "license_url")
-PORTABLE_SCHEMES: tuple[str, ...] = ("http://", "https://")
-
-# The manifest's columns, in order: the file, then where it came from, then its record.
+# The manifest's columns, in order: the file, then where it came from, then its record, then
+# (added later, so at the end: readers of older manifests keep their columns) the exported
+# file's own sha256 and the original's format. ``sha256``, ``width`` and ``height`` are the
+# original's: a portable export may have written it as a PNG (``db.portable_images``).
 MANIFEST_FIELDS: tuple[str, ...] = (
     "breed",
     "synset",
@@ -28,24 +28,9 @@ MANIFEST_FIELDS: tuple[str, ...] = (
     *PROVENANCE_FIELDS,
     "image_id",
     "status",
+    "file_sha256",
+    "original_format",
 )
-
-# What makes a spreadsheet read a cell as a formula (tab and carriage return too: some
-# spreadsheets drop them and read what follows), and the full-width forms some accept as well.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
-FORMULA_GUARD = "'"
-# A text cell that is a plain number (``-1``, ``+2.5``, ``1e-3``) is no formula: kept as it is.
-_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
-
-
-def spreadsheet_safe(value: str | int | None) -> str | int | None:
-    """``value`` as a spreadsheet shows it and never runs it: a text that starts like a formula
-    gets a leading ``'``; numbers, plain-number texts and ``None`` are returned unchanged."""
-    if not isinstance(value, str) or not value.startswith(FORMULA_STARTS):
-        return value
-    if _PLAIN_NUMBER.fullmatch(value):
-        return value
-    return FORMULA_GUARD + value
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +46,8 @@ class ManifestRow:
     provenance: Provenance
     image_id: int
     status: str
+    file_sha256: str | None = None  # of the file written; None when no image file was written
+    original_format: str | None = None  # the stored original's (JPEG, PNG, WEBP, TIFF, ...)
 
     def record(self) -> dict[str, str | int | None]:
         """The row as written to the manifest: one value per column, in ``MANIFEST_FIELDS``
@@ -79,20 +66,18 @@ class ManifestRow:
             **self.provenance.columns(),
             "image_id": self.image_id,
             "status": self.status,
+            "file_sha256": self.file_sha256,
+            "original_format": self.original_format,
         }
 
 
 def portable(provenance: Provenance) -> Provenance:
-    """The record as it may leave this machine: an address that is not http(s) is dropped.
+    """The record as it may leave this machine: an image ``url`` that is not an http(s) URL
+    (``core.text.web_url``) is dropped.
 
     Imports made before they stopped recording one stored the file's ``file://`` URL; such a
     URL, or a bare local path, names a folder on the exporting machine (often with the user's
-    name in it) and is of no use to anyone who receives the set.
+    name in it) and is of no use to anyone who receives the set. The page URLs pass the same
+    check whenever a record is built (``Provenance``), so only ``url`` is left to check here.
     """
-    local = {
-        name: None
-        for name in URL_FIELDS
-        if (value := getattr(provenance, name))
-        and not value.strip().lower().startswith(PORTABLE_SCHEMES)
-    }
-    return replace(provenance, **local) if local else provenance
+    return replace(provenance, url=web_url(provenance.url))

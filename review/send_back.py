@@ -1,8 +1,10 @@
 """Sending an accepted (or rejected) image back to the review queue.
 
 The evaluation pages find images whose label looks wrong; returning one to the queue is a review
-decision like any other — a ``reset`` row with who, when and why, which an undo cancels — so it
-lives with the review logic, not with the evaluator that found the image.
+decision — a ``reset`` row with who, when and why, appended like every other — so it lives with
+the review logic, not with the evaluator that found the image. Unlike a decision in the queue it
+is not undone by the queue's undo (``undo_last`` passes over resets): the image is settled again
+by reviewing it.
 """
 
 from __future__ import annotations

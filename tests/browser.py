@@ -1,4 +1,5 @@
-"""Driving the app in a real Chromium: start ``breedbench review``, wait, find the image.
+"""Driving the app in a real Chromium: start ``breedbench review``, open a page, wait, find the
+image.
 
 Shared by the browser tests of the review and dashboard pages and by ``bench/review.py``;
 Debian's ``chromium`` is used as is (no browser download). In CI (``CI`` set) a missing
@@ -13,11 +14,13 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -30,6 +33,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 IMAGE = ".st-key-review-image img"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 
 def chromium_missing() -> str | None:
@@ -55,14 +59,25 @@ def free_port() -> int:
 def review_server(
     data_dir: Path, database_url: str, *, min_reviews: int = 1, log: Path | None = None
 ) -> Iterator[str]:
-    """``breedbench review`` on a free port; yields its base URL, stops it afterwards."""
+    """``breedbench review`` on a free port; yields its base URL, stops it afterwards.
+
+    The server starts in an empty home and working directory, with no secrets and no other
+    ``STREAMLIT_*`` settings: a developer's own ``.streamlit/secrets.toml`` (a sign-in, say) would
+    change what the browser sees.
+    """
     port = free_port()
     cmd = [
-        sys.executable, "-m", "breedbench", "--data-dir", str(data_dir), "--db", database_url,
-        "review", "--port", str(port), "--min-reviews", str(min_reviews),
+        sys.executable, "-m", "breedbench", "--data-dir", str(Path(data_dir).resolve()),
+        "--db", database_url, "review", "--port", str(port), "--min-reviews", str(min_reviews),
     ]  # fmt: skip
+    empty = tempfile.TemporaryDirectory(prefix="bb-review-")  # noqa: SIM115 - cleaned up below
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMLIT_")}
+    env["HOME"] = empty.name
+    env["STREAMLIT_SECRETS_FILES"] = str(Path(empty.name) / "secrets.toml")  # none there
     out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=empty.name, env=env
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -89,6 +104,33 @@ def review_server(
                 proc.wait()
         if log:
             out.close()  # type: ignore[union-attr]
+        empty.cleanup()
+
+
+@contextmanager
+def chromium_page(request: Any = None, *, width: int = 1440, height: int = 1100) -> Iterator[Any]:
+    """A page in headless Chromium (Playwright is imported only here: the bench may lack it).
+
+    Given the pytest ``request`` of a fixture, a full-page screenshot lands in
+    ``test-artifacts/<test>.png`` when the test failed (a test's own ``with`` ends before its
+    outcome is known: it takes its screenshots itself).
+    """
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": width, "height": height})
+        page.set_default_timeout(30_000)
+        try:
+            yield page
+        finally:
+            if request is not None:
+                node = request.node
+                report = getattr(node, "rep_call", None)
+                if report is None or report.failed:
+                    ARTIFACTS.mkdir(exist_ok=True)
+                    page.screenshot(path=str(ARTIFACTS / f"{node.name}.png"), full_page=True)
+            browser.close()
 
 
 def shown_image_src(page) -> str:  # type: ignore[no-untyped-def]

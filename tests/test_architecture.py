@@ -43,16 +43,16 @@ ONLY_IN: dict[str, frozenset[str]] = {
 class Import:
     module: str  # importing module, dotted
     target: str  # imported module, dotted (absolute)
-    file: Path
+    file: Path  # relative to the root of the tree it was read from
     line: int
     lazy: bool  # inside a function, or for type checkers only: runs later, or never
 
     def where(self) -> str:
-        return f"{self.file.relative_to(ROOT)}:{self.line}"
+        return f"{self.file}:{self.line}"
 
 
-def module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+def module_name(path: Path, root: Path = ROOT) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
@@ -63,8 +63,10 @@ def source_files() -> Iterator[Path]:
         yield from sorted((ROOT / package).rglob("*.py"))
 
 
-def imports_of(path: Path) -> Iterator[Import]:
-    module = module_name(path)
+def imports_of(path: Path, root: Path = ROOT) -> Iterator[Import]:
+    """The imports in ``path``, a module of the source tree at ``root``."""
+    module = module_name(path, root)
+    file = path.relative_to(root)
     is_package = path.name == "__init__.py"
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
 
@@ -76,7 +78,7 @@ def imports_of(path: Path) -> Iterator[Import]:
             )
             if isinstance(child, ast.Import):
                 for alias in child.names:
-                    yield Import(module, alias.name, path, child.lineno, lazy)
+                    yield Import(module, alias.name, file, child.lineno, lazy)
             elif isinstance(child, ast.ImportFrom):
                 base = child.module or ""
                 if child.level:
@@ -84,12 +86,12 @@ def imports_of(path: Path) -> Iterator[Import]:
                     for _ in range(child.level - 1):
                         package = package.rpartition(".")[0]
                     base = f"{package}.{base}".strip(".")
-                yield Import(module, base, path, child.lineno, lazy)
+                yield Import(module, base, file, child.lineno, lazy)
                 # ``from pkg import mod`` imports the submodule ``pkg.mod`` when it is one.
                 for alias in child.names:
-                    sub = ROOT.joinpath(*f"{base}.{alias.name}".split("."))
+                    sub = root.joinpath(*f"{base}.{alias.name}".split("."))
                     if sub.with_suffix(".py").exists() or (sub / "__init__.py").exists():
-                        yield Import(module, f"{base}.{alias.name}", path, child.lineno, lazy)
+                        yield Import(module, f"{base}.{alias.name}", file, child.lineno, lazy)
             yield from visit(child, inner)
 
     yield from visit(tree, False)
@@ -215,19 +217,28 @@ def test_no_import_loops() -> None:
 )
 def test_loop_finder_finds_loops(edges: dict[str, set[str]], expected: list[list[str]]) -> None:
     """The loop test itself can fail: it sees two- and three-module loops."""
-    dummy = Import("x", "y", ROOT / "x.py", 1, False)
+    dummy = Import("x", "y", Path("x.py"), 1, False)
     graph = {a: dict.fromkeys(bs, dummy) for a, bs in edges.items()}
     assert find_loops(graph) == expected
 
 
 def test_import_reader_sees_lazy_and_relative_imports(tmp_path: Path) -> None:
-    """An import inside a function counts, and a relative import resolves to its module."""
+    """An import inside a function counts, and a relative import resolves to its module (and to
+    the submodule it names, when that is one). The probe lives in a tree of its own: the source
+    tree is never written to."""
+    package = tmp_path / "evaluator"
+    package.mkdir()
+    (package / "__init__.py").write_text("", encoding="utf-8")
+    (package / "sibling.py").write_text("", encoding="utf-8")
     code = "from . import sibling\n\ndef f():\n    from core.errors import BreedbenchError\n"
-    path = ROOT / "evaluator" / "_probe_for_test.py"
-    path.write_text(code, encoding="utf-8")
-    try:
-        found = {(i.target, i.lazy) for i in imports_of(path)}
-    finally:
-        path.unlink()
-    assert ("core.errors", True) in found
-    assert ("evaluator", False) in found
+    (package / "probe.py").write_text(code, encoding="utf-8")
+    found = {(i.module, i.target, i.lazy) for i in imports_of(package / "probe.py", tmp_path)}
+    assert found == {
+        ("evaluator.probe", "evaluator", False),
+        ("evaluator.probe", "evaluator.sibling", False),
+        ("evaluator.probe", "core.errors", True),
+    }
+    assert {i.where() for i in imports_of(package / "probe.py", tmp_path)} == {
+        "evaluator/probe.py:1",
+        "evaluator/probe.py:4",
+    }

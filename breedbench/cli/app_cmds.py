@@ -71,13 +71,12 @@ def review(
     console.print(
         f"Review app on http://{host}:{port} ({MODES[mode]}; "
         f"database {settings.display_database_url()})",
-        markup=False,
         highlight=False,
         soft_wrap=True,
     )
     for line in [warning, *_password_warnings(secrets, mode)]:
         if line:
-            err_console.print(line, markup=False, highlight=False, soft_wrap=True)
+            err_console.print(line, highlight=False, soft_wrap=True)
     cmd = [
         sys.executable, "-m", "streamlit", "run", str(APP),
         "--server.headless", "true",
@@ -96,10 +95,10 @@ def review(
 
 def _password_warnings(secrets: dict[str, object], mode: str) -> list[str]:
     """Password lines to re-create: the app verifies them but cannot rewrite the secrets file."""
-    reviewers = secrets.get("reviewers")
-    if mode != "passwords" or not isinstance(reviewers, dict):
+    if mode != "passwords":
         return []
-    outdated = sorted(str(name) for name, stored in reviewers.items() if needs_rehash(str(stored)))
+    reviewers = access.reviewer_hashes(secrets)
+    outdated = sorted(name for name, stored in reviewers.items() if needs_rehash(stored))
     if not outdated:
         return []
     return [

@@ -2,31 +2,43 @@
 progress bar.
 
 Subcommands are thin: they read their flags, open the database through ``open_db`` and call one
-function of ``crawler``, ``db``, ``curation_app`` or ``evaluator``. A ``BreedbenchError`` anywhere
-below becomes ``Error: <message>`` and exit code 1, never a traceback.
+function of ``crawler``, ``db``, ``review`` or ``evaluator`` (``breedbench review`` instead becomes
+the Streamlit server of ``curation_app``). A ``BreedbenchError`` anywhere below becomes
+``Error: <message>`` and exit code 1, never a traceback.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
+from breedbench.cli import quiet
 from core.errors import BreedbenchError
 from core.settings import Settings, load_settings
 from db.database import Database, open_database
 from evaluator.progress import ProgressSink
 
-# Names printed here come from outside (reviewers, model names, breed files, the network): Rich
-# markup and emoji codes are off, so `bo[/i]` prints as itself instead of crashing the command
-# after its work is done. Styling goes through Rich objects (Text, Table), never markup strings.
-console = Console(markup=False, emoji=False)
-err_console = Console(stderr=True, markup=False, emoji=False)
+
+def make_console(**options: Any) -> Console:
+    """A Rich console for the CLI's output: every one is made here.
+
+    Names printed here come from outside (reviewers, model names, breed files, the network): Rich
+    markup and emoji codes are off, so `bo[/i]` prints as itself instead of crashing the command
+    after its work is done. Styling goes through Rich objects (Text, Table), never markup strings.
+    Passing ``markup`` or ``emoji`` is a TypeError: the rule has no exceptions.
+    """
+    return Console(**options, markup=False, emoji=False)
+
+
+console = make_console()
+err_console = make_console(stderr=True)
 
 
 class BreedbenchGroup(TyperGroup):
@@ -42,7 +54,7 @@ class BreedbenchGroup(TyperGroup):
 
 def print_error(exc: BreedbenchError) -> None:
     """The one-line ``Error: <message>`` every command ends with on bad input."""
-    err_console.print(f"Error: {exc}", markup=False, highlight=False, soft_wrap=True)
+    err_console.print(f"Error: {exc}", highlight=False, soft_wrap=True)
 
 
 def new_app(help: str) -> typer.Typer:  # noqa: A002 - Typer's own keyword
@@ -56,6 +68,14 @@ def new_app(help: str) -> typer.Typer:  # noqa: A002 - Typer's own keyword
     )
 
 
+VerboseOption = Annotated[
+    bool,
+    typer.Option(
+        "--verbose",
+        help="Show TensorFlow's, absl's and LiteRT's own log lines (silenced otherwise, unless "
+        "TF_CPP_MIN_LOG_LEVEL is set).",
+    ),
+]
 DbOption = Annotated[
     str | None,
     typer.Option(
@@ -117,7 +137,7 @@ def progress_bar() -> Iterator[ProgressSink]:
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
-        console=Console(stderr=True, markup=False, emoji=False),
+        console=make_console(stderr=True),
         transient=True,
     )
 
@@ -137,3 +157,26 @@ def progress_bar() -> Iterator[ProgressSink]:
     finally:
         if sink.task is not None:
             bar.stop()
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def loads_models(command: Callable[P, R]) -> Callable[P, R]:
+    """For a command that loads TensorFlow or LiteRT: their native log lines are filtered out
+    while it runs (``quiet.native_stderr``), and what mattered among them is said after it, in
+    breedbench's words."""
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        notes: list[str] = []
+        try:
+            with quiet.native_stderr() as lines:
+                notes = lines.notes
+                return command(*args, **kwargs)
+        finally:
+            for note in notes:
+                err_console.print(f"Note: {note}.", highlight=False, soft_wrap=True)
+
+    return run

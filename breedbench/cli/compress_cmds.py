@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from breedbench.cli.common import console, err_console, open_db
+from breedbench.cli.common import console, err_console, loads_models, make_console, open_db
 from evaluator.convert import IO_TYPES, QUANTIZE_MODES, ConversionRequest, convert_version
 from evaluator.parity import MAX_DISAGREEMENTS_SHOWN, ParityResult, run_parity
+from evaluator.quantization import Quantization, unexpected
 from evaluator.spec import InputSpec, read_spec_file
 from evaluator.tradeoff import TradeoffRow, tradeoff_rows, write_plot
 
@@ -27,6 +27,7 @@ def _mb(n: int) -> str:
     return f"{n / 1e6:.2f} MB" if n >= 10_000 else f"{n / 1e3:.1f} kB"
 
 
+@loads_models
 def convert(
     ctx: typer.Context,
     ref: Annotated[str, typer.Argument(help="The version to convert: NAME:VERSION.")],
@@ -81,9 +82,10 @@ def convert(
         bool,
         typer.Option(
             "--select-tf-ops",
-            help="Allow fallbacks: float built-in kernels in an int8 model, and TensorFlow "
-            "kernels (SELECT_TF_OPS) for ops TFLite lacks. A result that keeps TensorFlow "
-            "kernels needs the Flex delegate, which LiteRT here lacks: it is refused.",
+            help="With --quantize int8: float built-in kernels where integer ones are missing. "
+            "It also allows TensorFlow kernels (SELECT_TF_OPS, Flex) for ops TFLite lacks, but "
+            "LiteRT here cannot run them: a result that keeps one is refused, and without "
+            "--quantize int8 the flag is refused (start after such an op with --input).",
         ),
     ] = False,
     seed: Annotated[int, typer.Option(help="Which images calibrate, within each breed.")] = 0,
@@ -117,7 +119,11 @@ def convert(
         f"converted in {result.seconds:.1f} s.",
         f"Input {inp.tensor} ({io_info.get('input_dtype')} "
         f"{io_info.get('input_shape')}): {_describe_input(inp)}.",
+        f"Read from the file: {v.quantization_label}.",
     ]
+    if v.quantization is not None:
+        found = Quantization.from_dict(v.quantization)
+        lines += [f"Note: {n}." for n in unexpected(request.quantize, request.io, found)]
     if result.calibration_images:
         lines.append(
             f"Calibrated on {result.calibration_images} accepted images of "
@@ -145,6 +151,7 @@ def _describe_input(inp: InputSpec) -> str:
     return ", ".join(parts)
 
 
+@loads_models
 def parity(
     ctx: typer.Context,
     a: Annotated[str, typer.Argument(help="Reference version, NAME:VERSION (e.g. the .pb).")],
@@ -235,24 +242,17 @@ def tradeoff(
     with db.session() as s:
         rows = tradeoff_rows(s, name)
     # A wide table: piped or redirected output is not limited to 80 columns.
-    out = (
-        console
-        if console.is_terminal
-        else Console(width=max(console.width, WIDE_TABLE), markup=False, emoji=False)
-    )
+    out = console if console.is_terminal else make_console(width=max(console.width, WIDE_TABLE))
     out.print(_tradeoff_table(name, rows))
     missing = [r.version.ref for r in rows if r.run_id is None]
     if missing:
         console.print(
             f"Not evaluated yet: {', '.join(missing)} (breedbench evaluate NAME:VERSION)",
-            markup=False,
             highlight=False,
         )
     if plot is not None:
         written = write_plot(rows, plot, f"{name}: accuracy against size and latency")
-        console.print(
-            f"Plot written to {', '.join(str(p) for p in written)}", markup=False, highlight=False
-        )
+        console.print(f"Plot written to {', '.join(str(p) for p in written)}", highlight=False)
 
 
 def _tradeoff_table(name: str, rows: list[TradeoffRow]) -> Table:

@@ -88,7 +88,7 @@ def reviewer_password(
     if len(password) < 8:
         raise BreedbenchError("choose a password of at least 8 characters")
     line = f"{json.dumps(name.strip())} = {json.dumps(hash_password(password))}"
-    console.print(line, markup=False, highlight=False, soft_wrap=True)
+    console.print(line, highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

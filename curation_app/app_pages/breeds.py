@@ -6,9 +6,9 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import BreedbenchError
+from core.text import plain
 from curation_app import ui
 from curation_app.state import get_database
-from curation_app.text import plain
 from review.overview import HIGH_REJECT_RATE, MIN_REVIEWED, breeds_overview, use_dog_keyword
 
 db = get_database()

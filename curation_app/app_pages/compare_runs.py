@@ -8,9 +8,9 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import BreedbenchError
+from core.text import plain
 from curation_app import dashboard_ui as ui
 from curation_app.state import get_database
-from curation_app.text import plain
 from evaluator import dashboard as ev
 
 SHOWN = 12

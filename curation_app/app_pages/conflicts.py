@@ -6,9 +6,9 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import BreedbenchError
+from core.text import plain
 from curation_app import ui
 from curation_app.state import get_database, get_settings
-from curation_app.text import plain
 from db.models import Decision, FlagKind
 from review import images
 from review.conflicts import (

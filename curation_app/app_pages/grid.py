@@ -5,9 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import BreedbenchError
+from core.text import plain
 from curation_app import ui
 from curation_app.state import get_database, get_settings
-from curation_app.text import plain
 from review import images
 from review.decisions import REJECT_REASONS, breed_choices
 from review.grid import GRID_SIZES, apply_grid, grid_batch

@@ -7,13 +7,12 @@ from datetime import timedelta
 import streamlit as st
 
 from core.errors import BreedbenchError
+from core.text import inline_code, plain
 from curation_app import dashboard_ui as ui
 from curation_app.state import get_database
-from curation_app.text import inline_code, plain
 from curation_app.ui import named_reviewer
 from evaluator import dashboard as ev
 from evaluator import jobs as eval_jobs
-from evaluator.tradeoff import quantization_label
 
 db = get_database()
 with db.session() as s:
@@ -40,7 +39,7 @@ with left:
     st.subheader("Versions")
     for node in tree:
         v = node.info
-        quantization = quantization_label(v.conversion)
+        quantization = v.quantization_label  # read from the .tflite when it was registered
         indent = "&nbsp;" * 6 * node.depth + ("↳ " if node.depth else "")
         st.markdown(
             f"{indent}**{plain(v.version)}** · {inline_code(v.format)} · "
@@ -152,13 +151,23 @@ def jobs_panel() -> None:
                 fraction = job.fraction
                 text = f"{job.done}/{job.total} images" if fraction is not None else "starting…"
                 st.progress(fraction or 0.0, text=text)
+                if job.stopped_by:
+                    st.caption(f"Stopping (asked by {plain(job.stopped_by)})…")
                 named = ui.reviewer_name()
+                # Recorded with the name: a click from a page drawn before a sign-out does nothing.
                 if st.button("Stop", key=f"stop-{job.id}", disabled=named is None) and named:
-                    eval_jobs.stop_job(settings, job.id)
+                    try:  # it may have ended between the last poll and the click
+                        eval_jobs.stop_job(settings, job.id, stopped_by=named)
+                    except BreedbenchError as exc:
+                        st.error(plain(exc))
             elif job.status == "finished":
                 st.success(f"Finished: run #{job.run_id} is in the run history.")
             elif job.status == "failed":
                 st.error(f"Failed: {plain(job.error or 'see the output below')}")
+            elif job.stopped_by:
+                st.warning(
+                    f"Stopped by {plain(job.stopped_by)} before it finished: nothing was recorded."
+                )
             else:
                 st.warning(plain(job.error or "Stopped before it finished: nothing was recorded."))
             if job.tail and job.status not in ("running", "finished"):

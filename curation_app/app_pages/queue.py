@@ -6,9 +6,10 @@ import streamlit as st
 from sqlalchemy.orm import Session
 
 from core.errors import BreedbenchError
+from core.text import plain
 from curation_app import ui
 from curation_app.state import get_database, get_settings
-from curation_app.text import plain, safe_link
+from curation_app.text import safe_link
 from db.models import Decision
 from review import images
 from review.decisions import REJECT_REASONS, breed_choices, decide, reason_label, undo_last

@@ -9,11 +9,12 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import BreedbenchError
+from core.text import inline_code, plain
 from curation_app import dashboard_ui as ui
 from curation_app.state import get_database
-from curation_app.text import inline_code, plain
 from curation_app.ui import named_reviewer
 from evaluator import dashboard as ev
+from evaluator import latency
 from review.send_back import send_back_to_review
 
 PAGE_SIZE = 12
@@ -43,7 +44,11 @@ for col, t in zip(cols, detail.topk, strict=False):
         help=f"95% interval {ui.pct(t.ci_low)} – {ui.pct(t.ci_high)} ({t.correct}/{t.n})",
     )
 cols[3].metric("images", run.n_images)
-cols[4].metric("latency p50", ui.ms(run.latency_p50_ms))
+cols[4].metric(
+    "latency p50",
+    ui.ms(run.latency_p50_ms),
+    help=f"p95 {ui.ms(run.latency_p95_ms)}; {plain(latency.describe(detail.metrics))}",
+)
 cols[5].metric("size", ui.megabytes(run.model_size_bytes))
 top1 = detail.topk[0] if detail.topk else None
 st.caption(
@@ -52,6 +57,7 @@ st.caption(
     f"dataset {inline_code((run.dataset_hash or '?')[:12])}"
     + (f" · top-1 95% interval {ui.pct(top1.ci_low)} – {ui.pct(top1.ci_high)}" if top1 else "")
 )
+st.caption(f"Latency: {plain(latency.describe(detail.metrics))}.")
 
 with db.session() as s:
     breeds = ev.per_breed(s, run_id)

@@ -14,14 +14,13 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from breedbench.cli import app, app_cmds
+from breedbench.cli import app_cmds
 from core.settings import Settings
 from db.database import Database, open_database
 from review.identity import hash_password
-
-runner = CliRunner()
+from tests.browser import free_port
+from tests.cli.helpers import cli, db_args, invoke
 
 
 class Exec:
@@ -47,10 +46,6 @@ def execve(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Exec:
     return fake
 
 
-def _base(db: Database) -> list[str]:
-    return ["--db", db.settings.resolved_database_url(), "--data-dir", str(db.settings.data_dir)]
-
-
 def _option(cmd: list[str], name: str) -> list[str]:
     return [cmd[i + 1] for i, arg in enumerate(cmd) if arg == name]
 
@@ -64,7 +59,7 @@ def test_review_passes_settings_through_the_environment(
     database: Database, execve: Exec, tmp_path: Path
 ) -> None:
     args = ["review", "--min-reviews", "2", "--port", "8599"]
-    result = runner.invoke(app, [*_base(database), *args])
+    result = cli(database, *args)
     assert result.exit_code == 0, result.output
     (cmd, env) = execve.calls[0]
     assert cmd[1:4] == ["-m", "streamlit", "run"]
@@ -80,13 +75,13 @@ def test_review_passes_settings_through_the_environment(
     assert env["BREEDBENCH_MIN_REVIEWS"] == "2"
     assert env["BREEDBENCH_DATABASE_URL"] == database.settings.resolved_database_url()
     assert "no sign-in" in result.output and "Warning" not in result.output
-    bad = runner.invoke(app, [*_base(database), "review", "--min-reviews", "0"])
+    bad = cli(database, "review", "--min-reviews", "0")
     assert bad.exit_code != 0 and not execve.calls[1:]
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.20", "reviews.example.org"])
 def test_an_app_without_sign_in_is_not_exposed(database: Database, execve: Exec, host: str) -> None:
-    result = runner.invoke(app, [*_base(database), "review", "--host", host])
+    result = cli(database, "review", "--host", host)
     assert result.exit_code == 1
     (line,) = result.output.strip().splitlines()
     assert line.startswith("Error: the review app has no sign-in")
@@ -95,9 +90,7 @@ def test_an_app_without_sign_in_is_not_exposed(database: Database, execve: Exec,
 
 
 def test_allow_open_network_starts_with_a_warning(database: Database, execve: Exec) -> None:
-    result = runner.invoke(
-        app, [*_base(database), "review", "--host", "0.0.0.0", "--allow-open-network"]
-    )
+    result = cli(database, "review", "--host", "0.0.0.0", "--allow-open-network")
     assert result.exit_code == 0, result.output
     assert "Warning: no sign-in is configured" in result.output
     assert _option(execve.calls[0][0], "--server.address") == ["0.0.0.0"]
@@ -109,7 +102,7 @@ def test_with_sign_in_any_address_is_fine(database: Database, execve: Exec, tmp_
     # The project's secrets replace the user's [reviewers] table, as in Streamlit.
     old = hash_password("pw-of-ana", iterations=200_000)
     _write_secrets(tmp_path / "work", f'[reviewers]\nana = "{old}"\ncy = "{current}"\n')
-    result = runner.invoke(app, [*_base(database), "review", "--host", "0.0.0.0"])
+    result = cli(database, "review", "--host", "0.0.0.0")
     assert result.exit_code == 0, result.output
     assert "password sign-in" in result.output
     assert _option(execve.calls[0][0], "--server.address") == ["0.0.0.0"]
@@ -117,7 +110,7 @@ def test_with_sign_in_any_address_is_fine(database: Database, execve: Exec, tmp_
     warning = next(line for line in result.output.splitlines() if "Warning" in line)
     assert "of ana are older than 600,000" in warning and "reviewer-password" in warning
     _write_secrets(tmp_path / "work", '[auth]\nclient_id = "x"\n')
-    result = runner.invoke(app, [*_base(database), "review", "--host", "0.0.0.0"])
+    result = cli(database, "review", "--host", "0.0.0.0")
     assert result.exit_code == 0 and "OpenID Connect" in result.output
 
 
@@ -125,9 +118,29 @@ def test_unreadable_secrets_stop_the_command(
     database: Database, execve: Exec, tmp_path: Path
 ) -> None:
     _write_secrets(tmp_path / "work", "[reviewers\n")
-    result = runner.invoke(app, [*_base(database), "review"])
+    result = cli(database, "review")
     assert result.exit_code == 1 and "is not valid TOML" in result.output
     assert execve.calls == []
+
+
+def test_reviewers_that_are_not_a_table_stop_the_command(
+    database: Database, execve: Exec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once the command said "password sign-in" and served 0.0.0.0; the first sign-in crashed."""
+    _write_secrets(tmp_path / "work", 'reviewers = "pbkdf2_sha256$600000$00$00"\n')
+    result = cli(database, "review", "--host", "0.0.0.0")
+    assert result.exit_code == 1
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith("Error: [reviewers] in the app's secrets is a string, not a table")
+    assert execve.calls == []
+    # A secrets folder holding one reviewer's file is read as a string too.
+    folder = tmp_path / "k8s"
+    (folder / "reviewers").mkdir(parents=True)
+    (folder / "reviewers" / "ana").write_text("pbkdf2_sha256$600000$00$00\n")
+    monkeypatch.setenv("STREAMLIT_SECRETS_FILES", str(folder))
+    result = cli(database, "review")
+    assert result.exit_code == 1 and "a single file" in result.output
+    assert len(result.output.strip().splitlines()) == 1 and execve.calls == []
 
 
 def test_the_printed_database_url_hides_the_password(
@@ -138,21 +151,13 @@ def test_the_printed_database_url_hides_the_password(
     password = make_url(postgres_url).password
     assert password
     open_database(Settings(data_dir=data_dir, database_url=postgres_url)).dispose()
-    result = runner.invoke(
-        app, ["--db", postgres_url, "--data-dir", str(data_dir), "review"], catch_exceptions=False
-    )
+    result = invoke("--db", postgres_url, "--data-dir", data_dir, "review")
     assert result.exit_code == 0, result.output
     assert f":{password}@" not in result.output and ":***@" in result.output
     assert execve.calls[0][1]["BREEDBENCH_DATABASE_URL"] == postgres_url  # the app still gets it
 
 
 # A real server, stopped by a signal.
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _healthy(port: int) -> bool:
@@ -221,13 +226,13 @@ def _alive(pid: int) -> bool:
 def test_review_stops_its_server_on_a_signal(
     database: Database, tmp_path: Path, signum: signal.Signals
 ) -> None:
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMLIT_")}
     env["HOME"] = str(tmp_path / "home")
     log = tmp_path / "review.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "breedbench", *_base(database), "review", "--port", str(port)],
+            [sys.executable, "-m", "breedbench", *db_args(database), "review", "--port", str(port)],
             cwd=tmp_path,
             env=env,
             stdout=out,

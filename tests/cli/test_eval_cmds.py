@@ -6,22 +6,10 @@ import json
 import re
 from pathlib import Path
 
-from typer.testing import CliRunner
-
-from breedbench.cli import app
 from evaluator.results import list_runs
+from tests.cli.helpers import cli
 from tests.fixtures.evaluation import EvalSet
 from tests.modelkit import TinyModels, graph_with_ops
-
-runner = CliRunner()
-
-
-def cli(es: EvalSet, *args: str) -> tuple[int, str]:
-    s = es.db.settings
-    result = runner.invoke(
-        app, ["--db", s.database_url, "--data-dir", str(s.data_dir), *map(str, args)]
-    )
-    return result.exit_code, result.output
 
 
 def spec_file(tmp_path: Path, tiny: TinyModels) -> Path:

@@ -8,21 +8,10 @@ import re
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from breedbench.cli import app
+from tests.cli.helpers import cli
 from tests.fixtures.evaluation import EvalSet, batchable_spec, register
 from tests.modelkit import TinyModels
-
-runner = CliRunner()
-
-
-def cli(es: EvalSet, *args: str) -> tuple[int, str]:
-    s = es.db.settings
-    result = runner.invoke(
-        app, ["--db", s.database_url, "--data-dir", str(s.data_dir), *map(str, args)]
-    )
-    return result.exit_code, result.output
 
 
 def content(path: Path) -> dict:

@@ -9,31 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from breedbench.cli import app
 from core import files
 from db.database import Database
 from db.fsck import GRACE_SECONDS
+from tests.cli.helpers import cli
 from tests.factories import image_row, insert_image, jpeg_bytes
-
-runner = CliRunner(env={"COLUMNS": "250"})
 
 
 def _fsck(db: Database, *args: str) -> tuple[int, str]:
-    result = runner.invoke(
-        app,
-        [
-            "--db",
-            db.settings.resolved_database_url(),
-            "--data-dir",
-            str(db.settings.data_dir),
-            "fsck",
-            *args,
-        ],
-    )
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
-    return result.exit_code, result.output
+    return cli(db, "fsck", *args, width=250)  # store paths are long: no wrapping
 
 
 def _old(path: Path) -> Path:

@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-from typer.testing import CliRunner
-
-from breedbench.cli import app
 from db.database import Database
 from db.models import Decision, ImageStatus
 from review.identity import verify_password
+from tests.cli.helpers import cli, invoke
 from tests.factories import image_row
 from tests.fixtures.app import reviews_of
-
-runner = CliRunner()
-
-
-def _run(db: Database, *args: str) -> tuple[int, str]:
-    base = ["--db", db.settings.resolved_database_url(), "--data-dir", str(db.settings.data_dir)]
-    result = runner.invoke(app, [*base, *args])
-    return result.exit_code, result.output
 
 
 def test_decide_ids_with_reason(database: Database, add_images) -> None:
     a, b, c = add_images("boxer", 3)
-    code, out = _run(database, "decide", "--reviewer", "ana", "reject", "--reason",
+    code, out = cli(database, "decide", "--reviewer", "ana", "reject", "--reason",
                      "drawing or toy", str(a), str(b))  # fmt: skip
     assert code == 0, out
     assert "Recorded 2 reject decision(s) by ana: now 2 rejected." in out
@@ -37,9 +27,9 @@ def test_decide_ids_with_reason(database: Database, add_images) -> None:
 def test_decide_all_pending_of_a_breed(database: Database, add_images) -> None:
     boxers = add_images("boxer", 3)
     (pug,) = add_images("pug", 1)
-    code, out = _run(database, "decide", "--reviewer", "bo", "reject", str(boxers[0]))
+    code, out = cli(database, "decide", "--reviewer", "bo", "reject", str(boxers[0]))
     assert code == 0, out
-    code, out = _run(database, "decide", "--reviewer", "bo", "accept", "--breed", "boxer",
+    code, out = cli(database, "decide", "--reviewer", "bo", "accept", "--breed", "boxer",
                      "--all-pending")  # fmt: skip
     assert code == 0 and "Recorded 2 accept" in out, out
     assert [image_row(database, i).status for i in boxers] == [
@@ -60,19 +50,19 @@ def test_decide_errors_write_nothing(database: Database, add_images) -> None:
         (["--reviewer", "ana", "accept", "--reason", "duplicate", str(a)], "for reject"),
     ]
     for args, message in cases:
-        code, out = _run(database, "decide", *args)
+        code, out = cli(database, "decide", *args)
         assert code == 1 and message in out and "Traceback" not in out, (args, out)
     assert reviews_of(database) == []
 
 
 def test_reviewer_password_prints_a_secrets_line() -> None:
-    result = runner.invoke(app, ["reviewer-password", "ana"], input="longpassword\nlongpassword\n")
+    result = invoke("reviewer-password", "ana", stdin="longpassword\nlongpassword\n")
     assert result.exit_code == 0, result.output
     line = result.output.strip().splitlines()[-1]
     name, stored = (part.strip().strip('"') for part in line.split(" = "))
     assert name == "ana" and verify_password("longpassword", stored)
     assert stored.startswith("pbkdf2_sha256$600000$")  # today's work factor
-    short = runner.invoke(app, ["reviewer-password", "ana"], input="short\nshort\n")
+    short = invoke("reviewer-password", "ana", stdin="short\nshort\n")
     assert short.exit_code == 1 and "at least 8 characters" in short.output
 
 
@@ -80,10 +70,10 @@ def test_a_name_that_looks_like_markup_is_printed_as_itself(database: Database, 
     """`bo[/i]` once crashed the output after the decision was written, so a retrying script
     recorded it twice: the decision is recorded once and the name printed literally."""
     (a,) = add_images("boxer", 1)
-    code, out = _run(database, "decide", "--reviewer", "bo[/i]", "accept", str(a))
+    code, out = cli(database, "decide", "--reviewer", "bo[/i]", "accept", str(a))
     assert code == 0, out
     assert "by bo[/i]:" in out
     assert [(r.image_id, r.reviewer) for r in reviews_of(database)] == [(a, "bo[/i]")]
-    code, out = _run(database, "decide", "--reviewer", "[bold]:smile:", "reject", str(a))
+    code, out = cli(database, "decide", "--reviewer", "[bold]:smile:", "reject", str(a))
     assert code == 0, out
     assert "by [bold]:smile:" in out

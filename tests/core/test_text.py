@@ -1,4 +1,5 @@
-"""Outside text escaped for Markdown renders as itself; only http(s) URLs may become links."""
+"""Outside text escaped for Markdown renders as itself, with nothing live; only http(s) URLs may
+become links."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import html
 import pytest
 from markdown_it import MarkdownIt
 
-from core.text import md_escape, one_line, web_url
+from core.text import WORD_JOINER, inline_code, md_escape, one_line, plain, web_url
 from tests.markup import live_markup
 
 HOSTILE = [
@@ -44,7 +45,7 @@ def test_escaped_text_renders_as_exactly_itself(text: str) -> None:
     escaped = md_escape(text)
     assert "\n" not in escaped
     assert _rendered_text(escaped) == one_line(text)
-    # Bare addresses are still links to a GFM renderer (the app breaks them: curation_app.text).
+    # Bare addresses are still links to a GFM renderer (``plain`` breaks them).
     assert not [m for m in live_markup(escaped) if not m.startswith(("http", "www"))]
 
 
@@ -65,8 +66,41 @@ def test_readable_text_is_left_alone() -> None:
     assert md_escape(None) == "" and md_escape(12) == "12"
 
 
-def test_bare_www_address_is_not_a_link_in_gfm() -> None:
-    assert "www\\." in md_escape("see www.example.org")
+BARE = [
+    "http://127.0.0.2:9/bare",
+    "HTTPS://127.0.0.2:9/bare",
+    "see www.example.org",
+    "ana@example.org",
+    "mailto:ana@example.org",
+    ":material/pets: icon",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE + BARE)
+def test_plain_text_has_nothing_live(text: str) -> None:
+    assert live_markup(plain(text)) == []
+
+
+def test_plain_text_only_adds_invisible_joiners() -> None:
+    assert plain("Jo Smith") == "Jo Smith"
+    assert plain("ana@example.org") == f"ana{WORD_JOINER}\\@example.org"
+    assert plain("see www.example.org") == f"see www{WORD_JOINER}.example.org"
+
+
+@pytest.mark.parametrize("text", HOSTILE + BARE)
+def test_plain_text_renders_as_itself_but_for_the_joiners(text: str) -> None:
+    assert _rendered_text(plain(text)).replace(WORD_JOINER, "") == one_line(text)
+
+
+def test_inline_code_cannot_be_closed_from_inside() -> None:
+    assert inline_code("tflite") == "`tflite`"
+    code = inline_code("a`b ``c ![](http://127.0.0.2:9/x)")
+    assert code.startswith("```") and code.endswith("```")
+    assert live_markup(code) == []
+    # Every character is kept: the backticks inside are shown, not dropped.
+    rendered = _TEXT.render(code).strip()
+    assert html.unescape(rendered) == "<p><code>a`b ``c ![](http://127.0.0.2:9/x)</code></p>"
+    assert _TEXT.render(inline_code("`x`")).strip() == "<p><code>`x`</code></p>"
 
 
 @pytest.mark.parametrize(
@@ -92,6 +126,9 @@ def test_bare_www_address_is_not_a_link_in_gfm() -> None:
         ("http:///no-host", None),
         ("https://host:99999/", None),
         ("https://host:port/", None),
+        ("http:// a b", None),  # a space is no part of a host name, encoded or not
+        ("https://exa mple.org/x", None),
+        ("https://a.org<b>/x", None),
         # Characters a browser would percent-encode are encoded: still the same page.
         ("https://a.org/File:A pug.jpg", "https://a.org/File:A%20pug.jpg"),
         (

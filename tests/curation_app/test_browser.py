@@ -10,8 +10,6 @@ import pytest
 from db.database import Database
 from db.models import Decision
 from tests.browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     chromium_missing,
     review_server,
     shown_image_id,
@@ -21,30 +19,10 @@ from tests.browser import (
 from tests.fixtures.app import reviews_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 missing = chromium_missing()
 if missing:
     pytest.skip(f"browser tests need Chromium: {missing}", allow_module_level=True)
-
-from playwright.sync_api import sync_playwright  # noqa: E402
-
-
-@pytest.fixture
-def browser_page(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
-    """A Chromium page; a screenshot lands in test-artifacts/ when the test fails."""
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1440, "height": 900})
-        page.set_default_timeout(20_000)
-        try:
-            yield page
-        finally:
-            report = getattr(request.node, "rep_call", None)
-            if report is None or report.failed:
-                ARTIFACTS.mkdir(exist_ok=True)
-                page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
-            browser.close()
 
 
 def test_choose_reviewer_and_decide_five_images_with_the_keyboard(

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from db.database import Database
 from db.models import Decision, Image, ImageStatus, Review
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, chromium_missing, review_server
+from tests.browser import chromium_missing, review_server
 from tests.fixtures.seeding import Seeded
 
 pytestmark = [
@@ -27,24 +27,6 @@ def server(database: Database, seeded: Seeded, tmp_path: Path) -> Iterator[str]:
         settings.data_dir, settings.resolved_database_url(), log=tmp_path / "app.log"
     ) as url:
         yield url
-
-
-@pytest.fixture
-def page(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        pg = browser.new_page(viewport={"width": 1400, "height": 1100})
-        try:
-            yield pg
-        finally:
-            report = getattr(request.node, "rep_call", None)
-            if report is None or report.failed:
-                shot = tmp_path / "failure.png"
-                pg.screenshot(path=str(shot), full_page=True)
-                print(f"screenshot: {shot}")
-            browser.close()
 
 
 DRAWN_CHARTS = """() => [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
@@ -63,9 +45,9 @@ def drawn_charts(pg, at_least: int) -> int:  # type: ignore[no-untyped-def]
 
 
 def test_charts_and_gallery_render_and_send_back_works(
-    server: str, page, database: Database, seeded: Seeded
+    server: str, browser_page, database: Database, seeded: Seeded
 ) -> None:  # type: ignore[no-untyped-def]
-    pg = page
+    pg = browser_page
     pg.goto(f"{server}/models")
     pg.get_by_text("Trade-offs", exact=True).wait_for(timeout=20_000)
     assert drawn_charts(pg, 2) == 2  # history, trade-off

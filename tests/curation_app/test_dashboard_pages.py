@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
 from db.database import Database
 from db.models import Decision, Image, ImageStatus, Review
+from tests.fixtures.app import open_app
 from tests.fixtures.seeding import Seeded
-
-APP = Path(__file__).resolve().parents[2] / "curation_app" / "app.py"
-
-
-def open_page(page: str, *, query: dict[str, str] | None = None, **state: object) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=30)
-    for key, value in state.items():
-        at.session_state[key] = value
-    for key, value in (query or {}).items():
-        at.query_params[key] = value
-    at.switch_page(f"app_pages/{page}").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def _charts(at: AppTest) -> int:
@@ -33,7 +19,7 @@ def _charts(at: AppTest) -> int:
 def test_models_page_shows_lineage_history_and_trade_offs(
     app_env: Database, seeded: Seeded
 ) -> None:
-    at = open_page("models.py")
+    at = open_app("models.py")
     text = " ".join(m.value for m in at.markdown)
     assert "**1** · `frozen_pb` · 96.3 MB" in text
     assert "↳ **1-dynamic** · `tflite` · 30.7 MB" in text
@@ -52,14 +38,14 @@ def test_models_page_shows_lineage_history_and_trade_offs(
 
 
 def test_models_page_without_models_says_how_to_register(app_env: Database) -> None:
-    at = open_page("models.py")
+    at = open_app("models.py")
     assert "breedbench models add" in at.info[0].value
 
 
 def test_run_details_metrics_breeds_pairs_and_gallery(app_env: Database, seeded: Seeded) -> None:
     run = seeded.runs["pb-1"]
     ranks = seeded.ranks["pb-1"]
-    at = open_page("run_details.py", query={"run": str(run)})
+    at = open_app("run_details.py", query={"run": str(run)})
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["top-1"] == f"{sum(r == 1 for r in ranks.values()) / len(ranks):.1%}"
     assert metrics["top-5"] == f"{sum(r is not None for r in ranks.values()) / len(ranks):.1%}"
@@ -75,7 +61,7 @@ def test_run_details_metrics_breeds_pairs_and_gallery(app_env: Database, seeded:
 
 def test_send_back_to_review_from_the_gallery(app_env: Database, seeded: Seeded) -> None:
     run = seeded.runs["pb-1"]
-    at = open_page("run_details.py", query={"run": str(run)}, reviewer="ben")
+    at = open_app("run_details.py", query={"run": str(run)}, reviewer="ben")
     assert "Sending back to review as **ben**" in [m.value for m in at.markdown]
     button = next(b for b in at.button if b.label == "Send back to review")
     image_id = int(button.key.rsplit("-", 1)[1])
@@ -96,9 +82,9 @@ def test_run_details_takes_the_reviewer_from_the_url_only_when_it_is_a_valid_nam
     app_env: Database, seeded: Seeded
 ) -> None:
     run = str(seeded.runs["pb-1"])
-    at = open_page("run_details.py", query={"run": run, "reviewer": "dora"})
+    at = open_app("run_details.py", query={"run": run, "reviewer": "dora"})
     assert "Sending back to review as **dora**" in [m.value for m in at.markdown]
-    at = open_page("run_details.py", query={"run": run, "reviewer": "x" * 61})
+    at = open_app("run_details.py", query={"run": run, "reviewer": "x" * 61})
     sends = [b for b in at.button if b.label == "Send back to review"]
     assert sends and all(b.disabled for b in sends)  # asks for a name instead
     assert at.text_input(key="gallery_reviewer").value == ""
@@ -107,7 +93,7 @@ def test_run_details_takes_the_reviewer_from_the_url_only_when_it_is_a_valid_nam
 def test_run_details_typed_reviewer_name_enables_the_buttons(
     app_env: Database, seeded: Seeded
 ) -> None:
-    at = open_page("run_details.py", query={"run": str(seeded.runs["pb-1"])})
+    at = open_app("run_details.py", query={"run": str(seeded.runs["pb-1"])})
     at.text_input(key="gallery_reviewer").input("cleo").run()
     sends = [b for b in at.button if b.label == "Send back to review"]
     assert sends and not any(b.disabled for b in sends)
@@ -116,7 +102,7 @@ def test_run_details_typed_reviewer_name_enables_the_buttons(
 def test_run_details_gallery_filter_by_breed(app_env: Database, seeded: Seeded) -> None:
     run = seeded.runs["lite-1"]
     ranks = seeded.ranks["lite-1"]
-    at = open_page("run_details.py", query={"run": str(run)}, reviewer="ben")
+    at = open_app("run_details.py", query={"run": str(run)}, reviewer="ben")
     at.selectbox(key="gallery_breed").select("beagle").run()
     wrong_beagles = [i for i in seeded.image_ids["beagle"] if ranks[i] != 1]
     keys = sorted(b.key for b in at.button if b.label == "Send back to review")
@@ -124,7 +110,7 @@ def test_run_details_gallery_filter_by_breed(app_env: Database, seeded: Seeded) 
 
 
 def test_compare_page_fixed_broken_and_mcnemar(app_env: Database, seeded: Seeded) -> None:
-    at = open_page("compare_runs.py")
+    at = open_app("compare_runs.py")
     # Defaults: B = the newest run (the .tflite child), A = the newest run of another version.
     a, b = seeded.ranks["pb-2"], seeded.ranks["lite-1"]
     fixed = sum(1 for i in a if a[i] != 1 and b[i] == 1)
@@ -143,5 +129,5 @@ def test_compare_page_fixed_broken_and_mcnemar(app_env: Database, seeded: Seeded
 
 @pytest.mark.parametrize("page", ["run_details.py", "compare_runs.py"])
 def test_pages_without_runs_explain_what_to_do(app_env: Database, page: str) -> None:
-    at = open_page(page)
+    at = open_app(page)
     assert at.info and "run" in at.info[0].value.lower()

@@ -21,17 +21,14 @@ from db.database import Database
 from db.images import ImageMeta, add_image
 from db.models import Breed
 from db.provenance import Provenance
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, IMAGE, chromium_missing, review_server
+from tests.browser import ARTIFACTS, IMAGE, chromium_missing, chromium_page, review_server
 from tests.factories import breed_id, jpeg_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 missing = chromium_missing()
 if missing:
     pytest.skip(f"browser tests need Chromium: {missing}", allow_module_level=True)
-
-from playwright.sync_api import sync_playwright  # noqa: E402
 
 
 class Beacon(ThreadingHTTPServer):
@@ -99,35 +96,27 @@ def test_hostile_provenance_makes_the_browser_fetch_nothing(
         review_server(
             settings.data_dir, settings.resolved_database_url(), log=tmp_path / "log"
         ) as url,
-        sync_playwright() as p,
+        chromium_page() as page,  # its screenshot is taken below, pass or fail
     ):
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1440, "height": 900})
-            page.set_default_timeout(30_000)
-            page.goto(f"{url}/?reviewer={reviewer}")
-            page.locator(IMAGE).wait_for()
-            info = page.get_by_text("Query", exact=False).first
-            info.wait_for()
-            page.wait_for_function(
-                '() => document.querySelector(".st-key-review-image img").complete'
-            )
-            page.wait_for_timeout(1500)  # let anything the page would load arrive
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "hostile_provenance_queue.png"), full_page=True)
-            assert beacon.hits == []
-            main = page.locator("[data-testid=stMain]")
-            # Every hostile string is on screen, as text.
-            text = main.inner_text()
-            assert f"![]({b}/beacon)" in text.replace("\u2060", "")
-            assert f"<img src={b}/beacon?license" in text.replace("\u2060", "")
-            # The one link is the http landing page; no image of the card comes from the beacon.
-            links = page.eval_on_selector_all("a[href*='127.0.0.2']", "els => els.map(e => e.href)")
-            assert links == [f"{b}/beacon?landing"]
-            sources = page.eval_on_selector_all("img", "els => els.map(e => e.src)")
-            assert not [s for s in sources if "127.0.0.2" in s]
-            sidebar = page.locator("section[data-testid=stSidebar]").inner_text()
-            assert f"![]({b}/beacon?reviewer)" in sidebar.replace("\u2060", "")
-        finally:
-            browser.close()
+        page.goto(f"{url}/?reviewer={reviewer}")
+        page.locator(IMAGE).wait_for()
+        info = page.get_by_text("Query", exact=False).first
+        info.wait_for()
+        page.wait_for_function('() => document.querySelector(".st-key-review-image img").complete')
+        page.wait_for_timeout(1500)  # let anything the page would load arrive
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "hostile_provenance_queue.png"), full_page=True)
+        assert beacon.hits == []
+        main = page.locator("[data-testid=stMain]")
+        # Every hostile string is on screen, as text.
+        text = main.inner_text()
+        assert f"![]({b}/beacon)" in text.replace("\u2060", "")
+        assert f"<img src={b}/beacon?license" in text.replace("\u2060", "")
+        # The one link is the http landing page; no image of the card comes from the beacon.
+        links = page.eval_on_selector_all("a[href*='127.0.0.2']", "els => els.map(e => e.href)")
+        assert links == [f"{b}/beacon?landing"]
+        sources = page.eval_on_selector_all("img", "els => els.map(e => e.src)")
+        assert not [s for s in sources if "127.0.0.2" in s]
+        sidebar = page.locator("section[data-testid=stSidebar]").inner_text()
+        assert f"![]({b}/beacon?reviewer)" in sidebar.replace("\u2060", "")
     assert beacon.hits == []  # nor while the page was read and closed

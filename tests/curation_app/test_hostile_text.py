@@ -8,7 +8,6 @@ parser and must hold no live element.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from google.protobuf.message import Message
@@ -22,10 +21,10 @@ from db.models import Breed, Decision, FlagKind, Image, ImageFlag, Model
 from db.provenance import Provenance
 from db.reviews import record_decision
 from tests.factories import breed_id, jpeg_bytes
+from tests.fixtures.app import open_app
 from tests.fixtures.seeding import Seeded
 from tests.markup import live_markup
 
-APP = str(Path(__file__).resolve().parents[2] / "curation_app" / "app.py")
 BEACON = "http://127.0.0.2:9"
 
 CREATOR = f"![]({BEACON}/creator) <img src=x onerror=alert(1)> [x](javascript:alert(1)) ana@x.org"
@@ -107,15 +106,8 @@ def _hostile_breed(db: Database, slug: str) -> None:
 
 
 def _open(page: str | None = None, reviewer: str = REVIEWER, **query: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.query_params["reviewer"] = reviewer
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    if page:
-        at.switch_page(page).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    """A page opened by a reviewer whose very name is hostile."""
+    return open_app(page, query={"reviewer": reviewer, **query})
 
 
 def test_a_stored_javascript_landing_url_is_never_read_back(app_env: Database) -> None:
@@ -160,7 +152,7 @@ def test_queue_links_an_http_landing_page(app_env: Database) -> None:
 def test_grid_shows_a_hostile_breed_name_as_text(app_env: Database) -> None:
     _hostile_breed(app_env, "papillon")
     ids = [_hostile_image(app_env, "papillon", seed=n) for n in (1, 2)]
-    at = _open("app_pages/grid.py")
+    at = _open("grid.py")
     at.selectbox(key="grid_breed").set_value(breed_id(app_env, "papillon")).run()
     assert len(at.checkbox) == len(ids)
     assert_nothing_live(at)
@@ -184,7 +176,7 @@ def test_conflicts_show_hostile_names_sources_details_and_votes_as_text(
         record_decision(
             s, split, f"<img src={BEACON}/r2>", Decision.REJECT, reason="not_a_dog", min_reviews=2
         )
-    at = _open("app_pages/conflicts.py")
+    at = _open("conflicts.py")
     texts = assert_nothing_live(at)
     assert any("Keep left (Boxer" in t for t in texts)  # the button names the breed as text
     assert any(t.startswith("Matches train/") for t in texts)
@@ -200,12 +192,12 @@ def test_run_details_show_hostile_model_breed_and_reviewer_names_as_text(
         s.execute(update(Model).values(name=MODEL))
         s.execute(update(Breed).where(Breed.slug == "pug").values(slug=SLUG))
         assert s.scalar(select(Breed.id).where(Breed.slug == SLUG)) is not None
-    at = _open("app_pages/run_details.py", run=str(seeded.runs["pb-1"]))
+    at = _open("run_details.py", run=str(seeded.runs["pb-1"]))
     texts = assert_nothing_live(at)
     assert any("net\\!\\[\\]" in t for t in texts)  # the run's model, in the caption
     assert any("pug\\!\\[\\]" in t for t in texts)  # the breed, in the mistakes gallery
     assert any("Sending back to review as **\\!\\[r\\]" in t for t in texts)
-    at = _open("app_pages/models.py")
+    at = _open("models.py")
     assert_nothing_live(at)
-    at = _open("app_pages/compare_runs.py")
+    at = _open("compare_runs.py")
     assert_nothing_live(at)

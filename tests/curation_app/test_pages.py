@@ -6,8 +6,6 @@ parameters are seeded to reach a state, and the rows written are read back from 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -15,20 +13,12 @@ from db.database import Database
 from db.models import Breed, Decision, FlagKind, ImageFlag, ImageStatus
 from review.identity import hash_password
 from tests.factories import breed_id, image_row, insert_image, jpeg_bytes
-from tests.fixtures.app import reviews_of
-
-APP = str(Path(__file__).resolve().parents[2] / "curation_app" / "app.py")
+from tests.fixtures.app import open_app, reviews_of
 
 
 def _app(reviewer: str | None = "ana", page: str | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=30)
-    if reviewer:
-        at.query_params["reviewer"] = reviewer
-    at.run()
-    if page:
-        at.switch_page(page).run()
-    assert not at.exception, at.exception
-    return at
+    """A page opened with ``?reviewer=`` in the URL, as a bookmark keeps it."""
+    return open_app(page, query={"reviewer": reviewer} if reviewer else None)
 
 
 def _shown_image(at: AppTest) -> int:
@@ -111,10 +101,10 @@ def test_reviewer_is_chosen_and_kept_in_the_url(app_env: Database, add_images) -
 
 def test_password_access_control(app_env: Database, add_images) -> None:
     add_images("boxer", 1)
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.secrets["reviewers"] = {"ana": hash_password("right-password", iterations=1000)}
-    at.query_params["reviewer"] = "ana"  # the URL alone does not sign anyone in
-    at.run()
+    at = open_app(
+        secrets={"reviewers": {"ana": hash_password("right-password", iterations=1000)}},
+        query={"reviewer": "ana"},  # the URL alone does not sign anyone in
+    )
     assert not any(b.key == "accept" for b in at.button)
     at.text_input(key="name_in").input("ana")
     at.text_input[1].input("wrong-password")
@@ -130,12 +120,10 @@ def test_password_access_control(app_env: Database, add_images) -> None:
 @pytest.mark.parametrize("logged_in", [False, True])
 def test_oidc_login(app_env: Database, add_images, logged_in: bool) -> None:
     add_images("boxer", 1)
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback",
-                          "cookie_secret": "x" * 32}  # fmt: skip
-    at.user = {"is_logged_in": logged_in, "email": "ana@example.org"}
-    at.run()
-    assert not at.exception
+    auth = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32}
+    at = open_app(
+        secrets={"auth": auth}, user={"is_logged_in": logged_in, "email": "ana@example.org"}
+    )
     if not logged_in:
         assert [b.label for b in at.button] == ["Log in"]
         return
@@ -145,7 +133,7 @@ def test_oidc_login(app_env: Database, add_images, logged_in: bool) -> None:
 
 def test_grid_marks_rejects_and_accepts_the_rest(app_env: Database, add_images) -> None:
     ids = add_images("papillon", 5)
-    at = _app(page="app_pages/grid.py")
+    at = _app(page="grid.py")
     at.selectbox(key="grid_breed").set_value(breed_id(app_env, "papillon")).run()
     assert len(at.checkbox) == 5
     at.checkbox(key=f"mark_{ids[1]}").check().run()
@@ -163,7 +151,7 @@ def test_grid_marks_rejects_and_accepts_the_rest(app_env: Database, add_images) 
 
 
 def test_breeds_overview_stores_the_query_flag(app_env: Database, add_images) -> None:
-    at = _app(page="app_pages/breeds.py")
+    at = _app(page="breeds.py")
     assert at.metric[0].value == "0 / 6000"
     at.selectbox(key="flag_breed").set_value("papillon").run()
     at.button(key="use_dog_keyword").click().run()
@@ -176,10 +164,7 @@ def test_breeds_overview_stores_the_query_flag(app_env: Database, add_images) ->
 
 
 def test_breeds_overview_shows_a_refused_flag_as_an_error(app_env: Database, add_images) -> None:
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.session_state["reviewer"] = "x" * 61  # a name no decision accepts
-    at.run()
-    at.switch_page("app_pages/breeds.py").run()
+    at = open_app("breeds.py", reviewer="x" * 61)  # a name no decision accepts
     at.selectbox(key="flag_breed").set_value("papillon").run()
     at.button(key="use_dog_keyword").click().run()
     assert [e.value for e in at.error] == ["reviewer name is longer than 60 characters"]
@@ -195,7 +180,7 @@ def test_conflicts_page_resolves_a_duplicate(app_env: Database, add_images) -> N
         s.add(flag)
         s.flush()
         flag_id = flag.id
-    at = _app(page="app_pages/conflicts.py")
+    at = _app(page="conflicts.py")
     assert at.tabs[0].label == "Near-duplicates (1)"
     at.button(key=f"flag_{flag_id}_keep_image").click().run()
     assert any("kept image" in s.value for s in at.success)
@@ -214,7 +199,7 @@ def test_conflicts_page_relabels_a_cross_breed_picture(app_env: Database) -> Non
         s.add(flag)
         s.flush()
         flag_id = flag.id
-    at = _app(page="app_pages/conflicts.py")
+    at = _app(page="conflicts.py")
     assert at.button(key=f"flag_{flag_id}_keep_image").label == "Keep left (Boxer), reject right"
     beagle = breed_id(app_env, "beagle")
     at.selectbox(key=f"relabel_{flag_id}").set_value(beagle).run()
@@ -233,7 +218,7 @@ def test_conflict_queue_under_consensus(app_env: Database, add_images, monkeypat
         key = "accept" if reviewer == "ana" else "reject_not_this_breed"
         at.button(key=key).click().run()
     assert image_row(app_env, img).status == ImageStatus.PENDING
-    at = _app("cy", page="app_pages/conflicts.py")
+    at = _app("cy", page="conflicts.py")
     at.button(key=f"dis_acc_{img}").click().run()
     assert image_row(app_env, img).status == ImageStatus.ACCEPTED
     assert [r.reviewer for r in reviews_of(app_env)] == ["ana", "bo", "cy"]

@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from core.errors import BreedbenchError
-from review.access import access_mode, check_bind, is_loopback, read_secrets, secrets_files
+from review.access import (
+    access_mode,
+    check_bind,
+    is_loopback,
+    read_secrets,
+    reviewer_hashes,
+    secrets_files,
+)
 
 APP = Path("/srv/bb/curation_app/app.py")
 
@@ -18,6 +25,46 @@ def test_access_mode_from_the_secrets() -> None:
     assert access_mode({"other": "x", "reviewers": {}}) == "open"  # an empty table signs nobody in
     assert access_mode({"reviewers": {"ana": "pbkdf2_sha256$1$00$00"}}) == "passwords"
     assert access_mode({"auth": {"client_id": "x"}, "reviewers": {"ana": "h"}}) == "oidc"
+
+
+@pytest.mark.parametrize(
+    ("reviewers", "kind"),
+    [("pbkdf2_sha256$600000$00$00", "a string"), ("", "a string"), (3, "a number"),
+     (["ana"], "an array"), (True, "a boolean")],
+)  # fmt: skip
+def test_reviewers_that_are_not_a_table_are_a_one_line_error(reviewers: object, kind: str) -> None:
+    """Once read as "passwords", and the first sign-in crashed looking a name up in a string."""
+    for secrets in ({"reviewers": reviewers}, {"reviewers": reviewers, "auth": {"x": "y"}}):
+        with pytest.raises(BreedbenchError) as refused:
+            access_mode(secrets)
+        message = str(refused.value)
+        assert "\n" not in message
+        assert message.startswith(f"[reviewers] in the app's secrets is {kind}, not a table")
+        assert (
+            "reviewers/ with a single file" in message and "breedbench reviewer-password" in message
+        )
+
+
+def test_a_reviewer_whose_hash_is_not_a_string_is_a_one_line_error() -> None:
+    with pytest.raises(BreedbenchError, match=r"^\[reviewers\] entry 'bo' .* is a table, not a"):
+        access_mode({"reviewers": {"ana": "h1", "bo": {"hash": "h2"}}})
+    with pytest.raises(BreedbenchError, match="entry 'ana' in the app's secrets is a number"):
+        reviewer_hashes({"reviewers": {"ana": 600000}})
+    assert reviewer_hashes({"reviewers": {"ana": "h1", "bo": "h2"}}) == {"ana": "h1", "bo": "h2"}
+    assert reviewer_hashes({"auth": {"client_id": "x"}}) == {}
+
+
+def test_a_secrets_folder_of_one_reviewer_is_explained(tmp_path: Path) -> None:
+    """Streamlit reads a one-file folder as that file's text: no table of one reviewer."""
+    k8s = tmp_path / "k8s"
+    (k8s / "reviewers").mkdir(parents=True)
+    (k8s / "reviewers" / "ana").write_text("pbkdf2_sha256$600000$00$00\n")
+    secrets = read_secrets([k8s])
+    assert secrets == {"reviewers": "pbkdf2_sha256$600000$00$00"}
+    with pytest.raises(BreedbenchError, match="single file is read as that file's text"):
+        access_mode(secrets)
+    (k8s / "reviewers" / "bo").write_text("pbkdf2_sha256$600000$11$11\n")
+    assert access_mode(read_secrets([k8s])) == "passwords"
 
 
 @pytest.mark.parametrize(

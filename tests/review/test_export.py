@@ -1,4 +1,4 @@
-"""``breedbench export``: the tree other tools read, the manifest, the datasheet, and refusals."""
+"""The export: the tree other tools read, the manifest, the datasheet, and refusals."""
 
 from __future__ import annotations
 
@@ -8,53 +8,19 @@ import json
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
-from typer.testing import CliRunner
 
-from breedbench.cli import app
 from core.errors import BreedbenchError
-from core.settings import Settings
-from db.database import Database, open_database
-from db.models import Breed, Decision, FlagKind, Image, ImageFlag, ImageStatus
+from db.database import Database
+from db.models import Decision, Image
 from db.reviews import record_decision
 from review.export import export_dataset
 from review.manifest import MANIFEST_FIELDS
-from tests.factories import breed_id, encode, image_row, insert_image, photo
-
-runner = CliRunner()
+from tests.factories import breed_id, image_row, insert_image
 
 
 def _decide(db: Database, image_id: int, reviewer: str, decision: Decision, **kw: object) -> None:
     with db.session() as s:
         record_decision(s, image_id, reviewer, decision, **kw)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def curated(database: Database) -> dict[str, list[int]]:
-    """Two breeds with accepted images (one PNG), one rejected and one pending image."""
-    ids = {
-        "chihuahua": [insert_image(database, "chihuahua", seed=i) for i in range(3)],
-        "beagle": [
-            insert_image(database, "beagle", seed=10),
-            insert_image(database, "beagle", data=encode(photo(seed=11), "PNG")),
-        ],
-    }
-    for iid in ids["chihuahua"] + ids["beagle"]:
-        _decide(database, iid, "ana", Decision.ACCEPT)
-    _decide(database, ids["beagle"][0], "ben", Decision.ACCEPT)
-    rejected = insert_image(database, "beagle", seed=12)
-    _decide(database, rejected, "ana", Decision.REJECT, reason="not a dog")
-    insert_image(database, "chihuahua", seed=13)  # stays pending
-    with database.session() as s:
-        s.add(
-            ImageFlag(
-                image_id=ids["chihuahua"][0],
-                kind=FlagKind.LEAK,
-                distance=3,
-                detail="train/n02085620_7.jpg",
-            )
-        )
-    return ids
 
 
 def _files(root: Path) -> list[str]:
@@ -78,7 +44,7 @@ def test_folders_tree_is_breed_slash_sha_with_sniffed_extension(
             copied = (root / name).read_bytes()
             assert copied == database.store.read(row.path)  # byte for byte
             assert hashlib.sha256(copied).hexdigest() == row.sha256
-    assert _files(root) == sorted([*expected, "DATASHEET.md", "manifest.csv"])
+    assert _files(root) == sorted([*expected, "DATASHEET.md", "manifest.csv", "metadata.jsonl"])
     assert any(n.endswith(".png") for n in expected)
 
 
@@ -115,7 +81,10 @@ def test_csv_manifest_has_provenance_and_license_per_image(
 # The manifest is a file format other tools read: its columns are pinned here, not derived.
 MANIFEST_HEADER = (
     "breed,synset,file,sha256,width,height,source,query,url,landing_url,license,"
-    "license_version,license_url,creator,attribution,image_id,status"
+    "license_version,license_url,creator,attribution,image_id,status,"
+    # Appended later: the exported file's sha256 (empty when no file is written), the original's
+    # format.
+    "file_sha256,original_format"
 )
 
 
@@ -157,11 +126,15 @@ def test_manifest_columns_keep_their_names_order_and_values(
         "attribution": "by Jo",
         "image_id": image_id,
         "status": "accepted",
+        "file_sha256": None,
+        "original_format": "JPEG",
     }
     line = next(
         r for r in csv_text.splitlines() if r.startswith(f"beagle,n02088364,beagle/{row.sha256}")
     )
-    assert line.endswith(f",test,beagle,,https://example.org/p/1,cc0,,,,by Jo,{image_id},accepted")
+    assert line.endswith(
+        f",test,beagle,,https://example.org/p/1,cc0,,,,by Jo,{image_id},accepted,,JPEG"
+    )
 
 
 def test_jsonl_manifest_and_status_filter(
@@ -244,7 +217,7 @@ def test_refuses_non_empty_folder_without_force_and_keeps_files(
     with database.session() as s:
         export_dataset(s, database.store, root, "folders", force=True)
     assert (root / "notes.txt").read_text() == "mine"
-    assert len(_files(root)) == 5 + 3
+    assert len(_files(root)) == 5 + 4  # notes, images, manifest, metadata, datasheet
     # A second forced export over the same tree rewrites no image (same names, same bytes).
     with database.session() as s:
         again = export_dataset(s, database.store, root, "folders", force=True)
@@ -252,7 +225,7 @@ def test_refuses_non_empty_folder_without_force_and_keeps_files(
 
 
 def test_bad_input_errors(database: Database, tmp_path: Path) -> None:
-    a_file = tmp_path / "file.csv"
+    a_file = tmp_path / "notes"  # no .csv: a folder is meant (the PATH rule: test_export_targets)
     a_file.write_text("x")
     with database.session() as s:
         with pytest.raises(BreedbenchError, match="is a file"):
@@ -282,76 +255,6 @@ def test_damaged_original_is_refused(database: Database, tmp_path: Path) -> None
     database.store.absolute(image_row(database, iid).path).write_bytes(b"not the same bytes")
     with database.session() as s, pytest.raises(BreedbenchError, match="does not match its sha256"):
         export_dataset(s, database.store, tmp_path / "out", "folders")
-
-
-def test_cli_export_and_clean_error(
-    database: Database, curated: dict[str, list[int]], tmp_path: Path
-) -> None:
-    base = ["--db", database.settings.resolved_database_url(), "--data-dir"]
-    base.append(str(database.settings.data_dir))
-    out = tmp_path / "cli"
-    result = runner.invoke(app, [*base, "export", "--format", "folders", str(out)])
-    assert result.exit_code == 0, result.output
-    assert "Exported 5 images of 2 breeds" in result.output
-    assert "(`min_reviews = 1`): the latest decision wins" in (out / "DATASHEET.md").read_text()
-    result = runner.invoke(app, [*base, "export", "--format", "csv", str(out)])
-    assert result.exit_code == 1
-    assert result.output.startswith("Error: ") and "is not empty" in result.output
-    assert "Traceback" not in result.output
-    result = runner.invoke(app, [*base, "export", "--format", "xml", str(tmp_path / "z")])
-    assert result.exit_code == 2 and "xml" in result.output
-
-
-def test_export_then_import_gives_the_same_images_and_breeds(
-    database: Database, curated: dict[str, list[int]], tmp_path: Path
-) -> None:
-    base = ["--db", database.settings.resolved_database_url(), "--data-dir"]
-    base.append(str(database.settings.data_dir))
-    tree = tmp_path / "tree"
-    result = runner.invoke(app, [*base, "export", "--format", "folders", str(tree)])
-    assert result.exit_code == 0, result.output
-    expected = set()
-    for slug, ids in curated.items():
-        expected |= {(slug, image_row(database, i).sha256) for i in ids}
-
-    other = ["--db", f"sqlite:///{tmp_path / 'other.db'}", "--data-dir", str(tmp_path / "o")]
-    assert runner.invoke(app, [*other, "init"]).exit_code == 0
-    result = runner.invoke(app, [*other, "import", str(tree), "--accept", "--reviewer", "ana"])
-    assert result.exit_code == 0, result.output
-    imported = open_database(
-        Settings(data_dir=tmp_path / "o", database_url=f"sqlite:///{tmp_path / 'other.db'}")
-    )
-    try:
-        with imported.session() as s:
-            rows = s.execute(
-                select(Breed.slug, Image.sha256, Image.status).join(
-                    Breed, Breed.id == Image.breed_id
-                )
-            ).all()
-            got = {(slug, sha) for slug, sha, _ in rows}
-            assert got == expected
-            assert {status for _, _, status in rows} == {ImageStatus.ACCEPTED}
-            for _slug, sha in expected:
-                path = s.scalar(select(Image.path).where(Image.sha256 == sha))
-                assert hashlib.sha256(imported.store.read(path)).hexdigest() == sha
-    finally:
-        imported.dispose()
-
-
-def test_keras_reads_the_exported_tree(
-    database: Database, curated: dict[str, list[int]], tmp_path: Path
-) -> None:
-    tf = pytest.importorskip("tensorflow")
-    root = tmp_path / "keras"
-    with database.session() as s:
-        export_dataset(s, database.store, root, "folders")
-    ds = tf.keras.utils.image_dataset_from_directory(
-        root, image_size=(32, 32), batch_size=64, shuffle=False
-    )
-    assert ds.class_names == sorted(curated)  # one class per breed folder
-    labels = [int(y) for _, ys in ds for y in ys.numpy()]
-    counts = {name: labels.count(i) for i, name in enumerate(ds.class_names)}
-    assert counts == {slug: len(ids) for slug, ids in curated.items()}
 
 
 def test_export_on_sqlite_and_postgresql(any_database: Database, tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Sending an image back to the review queue from the evaluation pages."""
+"""Sending an image back to the review queue from the evaluation pages (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,16 @@ from sqlalchemy import select
 from core.errors import BreedbenchError
 from db.database import Database
 from db.models import Decision, Image, ImageStatus, Review
+from db.reviews import record_decision
 from review.send_back import SEND_BACK_REASON, send_back_to_review
-from tests.fixtures.seeding import Seeded
+from tests.factories import insert_image
 
 
-def test_send_back_to_review_appends_a_reset_and_makes_it_pending(
-    database: Database, seeded: Seeded
-) -> None:
-    image_id = seeded.image_ids["pug"][0]
+def test_send_back_to_review_appends_a_reset_and_makes_it_pending(any_database: Database) -> None:
+    database = any_database
+    image_id = insert_image(database, "pug", seed=1)
+    with database.session() as s:
+        record_decision(s, image_id, "ben", Decision.ACCEPT)
     with database.session() as s:
         assert send_back_to_review(s, image_id, "  ana  ") == "pending"
     with database.session() as s:

@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 from review.throttle import SignInThrottle
+from tests.fixtures.app import SteppedClock
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def _throttle(clock: Clock) -> SignInThrottle:
+def _throttle(clock: SteppedClock) -> SignInThrottle:
     return SignInThrottle(max_failures=5, window=300, lockout=30, max_lockout=120, clock=clock)
 
 
 def test_five_failures_within_the_window_lock_the_key_out() -> None:
-    clock = Clock()
+    clock = SteppedClock()
     throttle = _throttle(clock)
     ana = [("name", "ana")]
     for _ in range(4):
@@ -34,7 +27,7 @@ def test_five_failures_within_the_window_lock_the_key_out() -> None:
 
 
 def test_failures_outside_the_window_do_not_count() -> None:
-    clock = Clock()
+    clock = SteppedClock()
     throttle = _throttle(clock)
     for _ in range(20):
         assert throttle.failure([("name", "ana")]) == 0
@@ -42,7 +35,7 @@ def test_failures_outside_the_window_do_not_count() -> None:
 
 
 def test_lockouts_double_up_to_the_cap_and_are_forgotten_after_quiet() -> None:
-    clock = Clock()
+    clock = SteppedClock()
     throttle = _throttle(clock)
     key = [("client", "203.0.113.7")]
 
@@ -59,7 +52,7 @@ def test_lockouts_double_up_to_the_cap_and_are_forgotten_after_quiet() -> None:
 
 
 def test_any_locked_key_refuses_and_success_clears_only_the_given_keys() -> None:
-    clock = Clock()
+    clock = SteppedClock()
     throttle = _throttle(clock)
     client = ("client", "203.0.113.7")
     for i in range(5):  # one client guessing five names
@@ -75,7 +68,7 @@ def test_any_locked_key_refuses_and_success_clears_only_the_given_keys() -> None
 
 
 def test_quiet_keys_are_dropped() -> None:
-    clock = Clock()
+    clock = SteppedClock()
     throttle = _throttle(clock)
     for i in range(100):
         throttle.failure([("name", f"guess{i}")])
