@@ -26,6 +26,7 @@ from core.errors import BreedbenchError
 from db.database import Database
 from db.models import Breed, Image, ImageStatus
 from evaluator.calibration import calibration_image_ids
+from evaluator.class_names import class_names
 from evaluator.metrics import wilson_interval
 from evaluator.pipeline import probabilities
 from evaluator.preprocess import preprocess
@@ -61,6 +62,9 @@ INPUT_VARIANTS: dict[str, Variant] = {
 
 @dataclass(frozen=True)
 class Disagreement:
+    """An image whose top-1 differs; each label as people read it (``class_name``: ImageNet's
+    ``n03937543 pill bottle`` shows as ``pill bottle (n03937543)``)."""
+
     image_id: int
     true_breed: str
     a_label: str
@@ -254,9 +258,14 @@ def run_parity(
         mismatch_suspected=suspected,
         diagnosis=diagnosis[0],
         diagnosis_agreement=diagnosis[1],
-        disagreements=list_disagreements(plan.images, out.a, out.b, ma.labels),
+        disagreements=list_disagreements(plan.images, out.a, out.b, _shown(db, ma.labels)),
         excluded_calibration=plan.excluded_calibration,
     )
+
+
+def _shown(db: Database, labels: Sequence[str]) -> list[str]:
+    with db.session() as s:
+        return class_names(s, labels)
 
 
 def plan_parity(db: Database, ref_a: str, ref_b: str, limit: int | None) -> ParityPlan:

@@ -135,6 +135,18 @@ class PredictionRow:
     def correct(self) -> bool:
         return self.rank == 1
 
+    def record(self) -> dict[str, Any]:
+        """The image's result as ``report --format json`` gives it: the same values as its row
+        of the predictions file (``evaluator.predictions_file``), the top-5 nested."""
+        return {
+            "image_id": self.image_id,
+            "sha256": self.sha256,
+            "breed": self.true_slug,
+            "rank": self.rank,
+            "top5": [{"breed": g.slug, "probability": g.probability} for g in self.top5],
+            "latency_ms": self.latency_ms,
+        }
+
 
 def _summary(run: EvalRun, v: ModelVersion, m: Model) -> RunSummary:
     mt = run.metrics or {}
