@@ -18,6 +18,11 @@ Each image is one unit — original, thumbnail, row and accept decision — comm
 not at all (``crawler.storing``): a failure or Ctrl-C leaves every image either complete or
 absent, and running the same import again brings in the rest.
 
+A portable ``breedbench export`` wrote WebP, TIFF, GIF and BMP originals as PNG; such a file is
+recognised as the stored image it came from (same breed, pixels verified: ``crawler.exported``)
+and counted as a ``duplicate`` of it, accepted with ``accept`` when still pending, like a file
+with the original's own bytes.
+
 An imported row records no URL: the file's local path would leak into every export and mean
 nothing on another machine, and a path relative to ROOT is not an address anyone can fetch.
 Its provenance is ``source = "import"`` and its import run (``crawl_run_id``).
@@ -36,6 +41,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import BreedbenchError
 from crawler.dedup import DedupIndex, Verdict
+from crawler.exported import Origin, origin_of, read_origins, recognise
 from crawler.localfiles import FileKey, read_tree_file, real_path_inside
 from crawler.storing import WithinUnit, store_valid
 from crawler.validation import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, Refusal, validate_image
@@ -72,6 +78,7 @@ class _Options:
     min_side: int
     max_bytes: int
     max_pixels: int
+    origins: dict[str, Origin] = field(default_factory=dict)  # a portable export's manifest
 
 
 def breed_folders(session: Session, root: Path) -> tuple[list[tuple[Path, int, str]], list[str]]:
@@ -130,6 +137,7 @@ def import_folder(
         min_side=min_side if min_side is not None else db.settings.crawl_min_side,
         max_bytes=db.settings.crawl_max_bytes or DEFAULT_MAX_BYTES,
         max_pixels=db.settings.crawl_max_pixels or DEFAULT_MAX_PIXELS,
+        origins=read_origins(real_root),
     )
     with db.session() as s:
         index = DedupIndex.load(s)
@@ -214,6 +222,13 @@ def _import_one(
         )
     except Refusal as r:
         return r.reason
+    origin = origin_of(path, options.root, options.origins)
+    if origin is not None and not index.has_sha(valid.sha256):
+        original_id = recognise(db, origin, valid, breed_id)
+        if original_id is not None:  # a portable export's PNG of an image stored for the breed
+            if options.accept:
+                report.accepted += int(_accept_if_pending(db, original_id, options.reviewer))
+            return str(Verdict.DUPLICATE)
     result, image_id = store_valid(
         db,
         index,

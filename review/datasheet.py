@@ -47,18 +47,24 @@ def _files_section(files: ExportedFiles) -> list[str]:
     if files.image_format is None:
         images = (
             "No image files were written: the manifest's `file` column names each image as a "
-            "`folders` export writes it, by the sha256 of its original bytes."
+            "`folders` export with the same `--image-format` writes it, by the sha256 of its "
+            "original bytes."
         )
     elif files.image_format == "original":
         images = (
             "Each image is named by the sha256 of its original bytes and copied unchanged, in "
             "its own format (some loaders skip WebP and TIFF files)."
         )
+    elif files.converted == 0:
+        images = (
+            "Each image is named by the sha256 of its original bytes and copied unchanged: all "
+            "are JPEG or PNG, which every common loader reads."
+        )
     else:
         images = (
             "Each image is named by the sha256 of its original bytes. JPEG and PNG originals are "
-            f"copied unchanged; the {files.converted} in other formats (WebP, TIFF, GIF, BMP) "
-            "are written as PNG without loss: the first frame, upright (EXIF orientation "
+            f"copied unchanged; the {files.converted} image(s) in other formats (WebP, TIFF, GIF, "
+            "BMP) are written as PNG without loss: the first frame, upright (EXIF orientation "
             "applied), pixels and transparency as stored (CMYK or floating-point pixels, which "
             "PNG cannot hold, as the RGB the evaluator uses). In the manifest, `sha256` is the "
             "original's and `file_sha256` the exported file's."

@@ -46,6 +46,7 @@ def test_folders_tree_is_breed_slash_sha_with_sniffed_extension(
             assert hashlib.sha256(copied).hexdigest() == row.sha256
     assert _files(root) == sorted([*expected, "DATASHEET.md", "manifest.csv", "metadata.jsonl"])
     assert any(n.endswith(".png") for n in expected)
+    assert "copied unchanged: all are JPEG or PNG" in (root / "DATASHEET.md").read_text("utf-8")
 
 
 def test_csv_manifest_has_provenance_and_license_per_image(

@@ -20,12 +20,13 @@ from PIL import ImageOps
 from sqlalchemy import update
 
 from db.database import Database
-from db.models import Image
+from db.models import Decision, Image
+from db.reviews import record_decision
 from review.export import export_dataset
 from review.imagefolder import METADATA_FIELDS
 from review.manifest import MANIFEST_FIELDS
-from tests.factories import image_row
-from tests.formats import add_mixed_set, mixed_formats
+from tests.factories import image_row, insert_image
+from tests.formats import add_mixed_set, mixed_formats, one_bit_bmp, rle8_bmp
 
 IMAGE_SUFFIXES = {".jpg", ".png", ".webp", ".tiff", ".gif", ".bmp"}
 
@@ -107,6 +108,9 @@ def test_portable_export_keeps_jpeg_and_png_and_converts_the_rest_without_loss(
     assert "exif" not in rotated.info  # no EXIF block (camera GPS) is carried over
     gif = PILImage.open(root / rows[str(mixed["pug"][0])]["file"])
     assert getattr(gif, "n_frames", 1) == 1
+    datasheet = (root / "DATASHEET.md").read_text(encoding="utf-8")
+    assert "the 6 image(s) in other formats (WebP, TIFF, GIF, BMP) are written as PNG" in datasheet
+    assert "`metadata.jsonl` holds each image's breed" in datasheet
 
 
 def test_original_export_copies_every_file_unchanged(
@@ -180,3 +184,25 @@ def test_imagefolder_metadata_names_every_image_with_breed_and_license(
 
 def test_manifest_columns_end_with_the_two_new_ones() -> None:
     assert MANIFEST_FIELDS[-2:] == ("file_sha256", "original_format")
+
+
+def test_bmp_variants_tensorflow_refuses_are_exported_as_png_it_reads(
+    database: Database, tmp_path: Path
+) -> None:
+    """Why BMP is converted although Keras lists it: TensorFlow's decoder refuses 1-bit and
+    run-length encoded BMPs, which validation accepts (Pillow reads them)."""
+    tf = pytest.importorskip("tensorflow")
+    originals = [one_bit_bmp(seed=20), rle8_bmp()]
+    ids = [insert_image(database, "boxer", data=data) for data in originals]
+    with database.session() as s:
+        for image_id in ids:
+            record_decision(s, image_id, "ana", Decision.ACCEPT)
+        export_dataset(s, database.store, tmp_path / "out", "folders")
+    for data in originals:
+        with pytest.raises(tf.errors.InvalidArgumentError):
+            tf.io.decode_image(data, channels=3, expand_animations=False)
+    for image_id, data in zip(ids, originals, strict=True):
+        exported = tmp_path / "out" / "boxer" / f"{image_row(database, image_id).sha256}.png"
+        decoded = tf.io.decode_image(exported.read_bytes(), channels=3, expand_animations=False)
+        want = PILImage.open(io.BytesIO(data)).convert("RGB")
+        assert np.array_equal(decoded.numpy(), np.asarray(want))
