@@ -154,6 +154,12 @@ class Settings(BaseSettings):
         description="Cache preprocessed model inputs under <data dir>/cache/inputs, so a second "
         "model with the same resize skips decoding.",
     )
+    mlflow_tracking_uri: str | None = Field(
+        default=None,
+        description="MLflow tracking URI (http://host:5000, sqlite:///mlflow.db, databricks); "
+        "when set, `evaluate` logs each finished run there (needs the mlflow extra). "
+        "`evaluate --mlflow URI` sets it for one run.",
+    )
 
     # --- compression (breedbench convert) ---
     calibration_images: int = Field(

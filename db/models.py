@@ -275,6 +275,8 @@ class ModelVersion(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # Registered with --trust-model: its ops are not checked when it loads (models are code).
     trusted: Mapped[bool] = mapped_column(default=False)
+    # What a .tflite computes in, read from its tensors at registration (evaluator.quantization).
+    quantization: Mapped[dict[str, Any] | None] = mapped_column()
 
     model: Mapped[Model] = relationship(back_populates="versions")
 

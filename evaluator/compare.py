@@ -8,7 +8,7 @@ difference of two rates with overlapping intervals cannot.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -57,6 +57,9 @@ class Comparison:
     broken: list[ImageChange]  # right in A, wrong in B
     p_value: float  # McNemar's exact test on top-1
     per_breed: list[BreedDelta]  # largest drop first
+    # k → (images right within the top-k in A, in B), on the shared images: counts, so a
+    # report can give each rate its interval
+    correct: dict[int, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def delta_top1(self) -> float:
@@ -103,8 +106,11 @@ def compare_runs(session: Session, run_a: int, run_b: int) -> Comparison:
     broken = [change(i) for i in shared if pa[i][1] == 1 and pb[i][1] != 1]
     n = len(shared)
 
+    def count(p: dict[int, tuple[int, int | None, int | None]], k: int) -> int:
+        return sum(1 for i in shared if p[i][1] is not None and p[i][1] <= k)
+
     def rate(p: dict[int, tuple[int, int | None, int | None]], k: int) -> float:
-        return sum(1 for i in shared if p[i][1] is not None and p[i][1] <= k) / n if n else 0.0
+        return count(p, k) / n if n else 0.0
 
     per: dict[int, list[int]] = {}
     for i in shared:
@@ -134,4 +140,5 @@ def compare_runs(session: Session, run_a: int, run_b: int) -> Comparison:
         broken=broken,
         p_value=mcnemar_exact(len(fixed), len(broken)),
         per_breed=per_breed,
+        correct={k: (count(pa, k), count(pb, k)) for k in (1, 3, 5)},
     )

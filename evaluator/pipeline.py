@@ -2,8 +2,9 @@
 
 ``evaluate`` reads top to bottom as the data path: ``plan_evaluation`` settles the version, its
 images and how to run it; ``predict`` runs the model batch by batch; ``score`` ranks each image's
-true breed among the model's breed classes; ``measure`` turns the ranks into the run's metrics;
-``record_run`` stores it. Progress goes to a ``ProgressSink`` (``evaluator.progress``): the
+true breed among the model's breed classes; ``measure`` turns the ranks into the run's metrics
+(latency from the steady-state batches, warm-up apart: ``evaluator.latency``); ``record_run``
+stores it. Progress goes to a ``ProgressSink`` (``evaluator.progress``): the
 evaluator displays nothing itself.
 
 Decoding and resizing run in a thread pool a few batches ahead of inference (PIL, numpy,
@@ -51,6 +52,7 @@ from db.models import (
 )
 from evaluator.calibration import calibration_image_ids
 from evaluator.labels import LabelMap, build_label_map
+from evaluator.latency import BatchTime, summarise
 from evaluator.metrics import PredictionRecord, compute_metrics
 from evaluator.preprocess import normalise, prepare
 from evaluator.progress import ProgressSink
@@ -293,7 +295,7 @@ class BatchOutput:
 
     images: list[EvalImage]  # decoded and run, in order
     outputs: np.ndarray | None  # (images, classes); None when no image of the batch decoded
-    per_image_ms: float
+    per_image_ms: float  # the model's time for the batch / its images (0: not run)
     undecodable: list[int]  # ids of the batch's images that could not be decoded
 
 
@@ -304,6 +306,7 @@ class Scored:
     records: list[PredictionRecord] = field(default_factory=list)
     evaluated: list[EvalImage] = field(default_factory=list)
     undecodable: list[int] = field(default_factory=list)
+    timings: list[BatchTime] = field(default_factory=list)  # every model call, in order
 
 
 def evaluate(
@@ -332,9 +335,12 @@ def evaluate(
         include_calibration=include_calibration,
         use_cache=use_cache,
     )
+    load_ms = None  # a runner handed in was loaded elsewhere
     if runner is None:
-        v = plan.version
-        runner = v.open(db.settings).runner(plan.spec, plan.threads, plan.batch)
+        stored = plan.version.open(db.settings)  # verified (sha256, ops) before it is loaded
+        t_load = time.perf_counter()
+        runner = stored.runner(plan.spec, plan.threads, plan.batch)
+        load_ms = (time.perf_counter() - t_load) * 1000
     cache = InputCache(plan.cache_dir)
     t0 = time.perf_counter()
     try:
@@ -345,7 +351,7 @@ def evaluate(
     wall = time.perf_counter() - t0
     if not scored.records:
         raise BreedbenchError(f"none of the {len(plan.selection.images)} images could be decoded")
-    metrics, settings = measure(plan, scored, wall, runner.max_batch, cache)
+    metrics, settings = measure(plan, scored, wall, runner.max_batch, cache, load_ms=load_ms)
     run_id = record_run(db, plan, metrics, settings, scored.records)
     return EvalOutcome(run_id, plan.version, metrics, settings)
 
@@ -430,6 +436,7 @@ def score(batches: Iterable[BatchOutput], label_map: LabelMap, spec: ModelSpec) 
         scored.undecodable.extend(b.undecodable)
         if b.outputs is None or not b.images:
             continue
+        scored.timings.append(BatchTime(len(b.images), b.per_image_ms * len(b.images)))
         for img, (top5, rank) in zip(
             b.images, score_batch(b.outputs, b.images, label_map, spec), strict=True
         ):
@@ -441,9 +448,19 @@ def score(batches: Iterable[BatchOutput], label_map: LabelMap, spec: ModelSpec) 
 
 
 def measure(
-    plan: EvalPlan, scored: Scored, wall_seconds: float, batch: int, cache: InputCache
+    plan: EvalPlan,
+    scored: Scored,
+    wall_seconds: float,
+    batch: int,
+    cache: InputCache,
+    *,
+    load_ms: float | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The run's metrics (over the images actually evaluated) and the settings it ran with."""
+    """The run's metrics (over the images actually evaluated) and the settings it ran with.
+
+    Latency p50/p95 come from the steady-state batches; the warm-up (``load_ms`` and the first
+    batch) is recorded apart, with how per-image latency was derived (``evaluator.latency``).
+    """
     excluded = {**plan.selection.excluded, "undecodable_images": scored.undecodable}
     metrics = compute_metrics(
         scored.records,
@@ -452,6 +469,8 @@ def measure(
         dataset_hash=dataset_hash(scored.evaluated),
         excluded=excluded,
     )
+    # Replaces the percentiles over every image (first batch included) compute_metrics gives.
+    metrics["latency_ms"], metrics["latency"] = summarise(scored.timings, batch, load_ms)
     settings = {
         "threads": plan.threads,
         "batch": batch,

@@ -9,7 +9,8 @@ size that disagrees with the labels. The format's own runner module checks the f
 spec (``evaluator.runners.check_model_file``). The bytes checked are the bytes stored: a
 single-file model is read once, checked, hashed and written to ``<data dir>/models/<sha256>.<ext>``
 from memory (the same bytes are stored once); the version row is then written, its spec as
-``ModelSpec.to_dict`` gives it.
+``ModelSpec.to_dict`` gives it and, for a ``.tflite``, the quantization read from its tensors
+(``evaluator.quantization``): what the file is, whoever converted it.
 
 Models are code, and the stored file could change after registration: ``VersionInfo.open``, the
 one way the rest of the code reaches a stored model, reads the file once, checks its sha256
@@ -42,6 +43,7 @@ from core.files import atomic_write
 from core.settings import Settings
 from db.database import Database
 from db.models import Model, ModelVersion
+from evaluator import quantization
 from evaluator.labels import build_label_map
 from evaluator.runners import Runner, check_model_file, load_runner
 from evaluator.safety import model_refusals, refusal_message
@@ -81,10 +83,16 @@ class VersionInfo:
     created_at: datetime
     trusted: bool = False  # registered with --trust-model: its ops are not checked
     spec_problem: str | None = None  # the stored spec does not validate: the version is unusable
+    quantization: dict[str, Any] | None = None  # a .tflite's, read from it when registered
 
     @property
     def ref(self) -> str:
         return f"{self.model_name}:{self.version}"
+
+    @property
+    def quantization_label(self) -> str:
+        """``int8 (uint8 I/O)``, ``dynamic range``, ``float32``...; ``-`` when not known."""
+        return quantization.label(self.quantization, self.conversion)
 
     def usable(self) -> VersionInfo:
         """This version, when its stored spec is valid; else the error saying why not."""
@@ -135,6 +143,7 @@ def version_info(model: Model, v: ModelVersion) -> VersionInfo:
         created_at=v.created_at,
         trusted=bool(v.trusted),
         spec_problem=problem,
+        quantization=v.quantization,
     )
 
 
@@ -244,6 +253,8 @@ def register_model(
         digest, size = file_sha256(path), _size(path)
     else:
         digest, size = hashlib.sha256(content).hexdigest(), len(content)
+    # Read from the file itself: a .tflite added by hand shows its quantization too.
+    detected = quantization.detect(content).to_dict() if fmt == "tflite" and content else None
     rel = _copy_into_store(path, content, db.settings, digest, fmt)
     stored = {**spec.to_dict(), "format": fmt}
     with db.session() as s:
@@ -263,6 +274,7 @@ def register_model(
             parent_id=parent_id,
             conversion=conversion,
             trusted=trusted,
+            quantization=detected,
         )
         s.add(row)
         s.flush()

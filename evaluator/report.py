@@ -1,5 +1,10 @@
 """``breedbench report RUN``: one run as JSON, Markdown or a single self-contained HTML file.
 
+The JSON has every image's result too (``images``: id, sha256, true breed, the rank of the true
+breed, the top-5 breeds with their probabilities, latency; the values of its rows in
+``breedbench predictions``). Model classes that are not breeds are named as people read them
+(``evaluator.class_names``: ``wine bottle (n04591713)``, not ``n04591713 wine bottle``).
+
 The HTML has its charts inline as SVG and no external resource (no scripts, fonts, stylesheets
 or images fetched), so it can be mailed or archived and still open the same way in years.
 """
@@ -8,15 +13,20 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from core.text import md_escape
+from evaluator import latency
+from evaluator.class_names import class_names
 from evaluator.registry import get_version_by_id
-from evaluator.results import breed_results, confusions, get_run, lineage
+from evaluator.results import breed_results, confusions, get_run, lineage, predictions
 
 FORMATS = ("md", "json", "html")
+NON_BREEDS_SHOWN = 10  # model classes that are not breeds, named in the Markdown and HTML
 
 
 def report_data(session: Session, run_id: int) -> dict[str, Any]:
@@ -41,14 +51,19 @@ def report_data(session: Session, run_id: int) -> dict[str, Any]:
         "topk": [asdict(t) for t in run.topk],
         "macro_top1": s.macro_top1,
         "latency_ms": {"p50": s.latency_p50_ms, "p95": s.latency_p95_ms},
+        # How p50/p95 were measured (steady state, batch size) and the warm-up kept apart.
+        "latency": {**(run.metrics.get("latency") or {}), "how": latency.describe(run.metrics)},
         "throughput_ips": s.throughput_ips,
         "excluded": run.excluded,
+        # The stored labels (at most 50) as people read them; their count is in ``excluded``.
+        "non_breed_class_names": class_names(session, run.excluded.get("non_breed_labels", [])),
         "settings": run.settings,
         "per_breed": [
             {**asdict(b), "top1_rate": b.top1_rate, "top5_rate": b.top5_rate}
             for b in breed_results(session, run_id)
         ],
         "confusions": [asdict(c) for c in confusions(session, run_id)],
+        "images": [p.record() for p in predictions(session, run_id)],
     }
 
 
@@ -76,6 +91,7 @@ def render_markdown(d: dict[str, Any]) -> str:
         f"- lineage: {' → '.join(d['lineage'])}",
         f"- latency per image p50 {d['latency_ms']['p50']:.2f} ms, "
         f"p95 {d['latency_ms']['p95']:.2f} ms; throughput {d['throughput_ips']:.1f} images/s",
+        f"- latency measured as: {d['latency']['how']}",
         "",
         "| metric | correct | rate | 95 % CI |",
         "|---|---:|---:|---|",
@@ -94,7 +110,8 @@ def render_markdown(d: dict[str, Any]) -> str:
         f"- images of breeds the model cannot predict (excluded): {ex.get('uncovered_images', 0)}",
         f"- calibration images of this version: {ex.get('calibration_images', 0)} "
         f"({'included' if ex.get('calibration_included') else 'excluded'})",
-        f"- model classes that are not breeds: {ex.get('non_breed_classes', 0)}",
+        f"- model classes that are not breeds: {ex.get('non_breed_classes', 0)}"
+        + _non_breeds(d, md_escape),
         "",
         "## Most confused",
         "",
@@ -116,6 +133,17 @@ def render_markdown(d: dict[str, Any]) -> str:
         for b in d["per_breed"]
     ]
     return "\n".join(lines) + "\n"
+
+
+def _non_breeds(d: dict[str, Any], escape: Callable[[str], str]) -> str:
+    """`` (tench (n01440764), wine bottle (n04591713), … and 990 more)``, or nothing."""
+    names = d.get("non_breed_class_names", [])
+    if not names:
+        return ""
+    total = max(len(names), d["excluded"].get("non_breed_classes", 0))
+    shown = ", ".join(escape(n) for n in names[:NON_BREEDS_SHOWN])
+    more = total - min(len(names), NON_BREEDS_SHOWN)
+    return f" ({shown}{f', … and {more} more' if more > 0 else ''})"
 
 
 def _svg_topk(topk: list[dict[str, Any]]) -> str:
@@ -187,7 +215,8 @@ code {{ font-size: 90%; }}
 <code>{html.escape(str(r["dataset_hash"]))}</code>, started {html.escape(r["started_at"])}.<br>
 Lineage: {html.escape(" → ".join(d["lineage"]))}. Model file
 {d["model_file"]["size_bytes"] / 1e6:.1f} MB. Latency p50 {d["latency_ms"]["p50"]:.2f} ms,
-p95 {d["latency_ms"]["p95"]:.2f} ms; {d["throughput_ips"]:.1f} images/s.</p>
+p95 {d["latency_ms"]["p95"]:.2f} ms; {d["throughput_ips"]:.1f} images/s.<br>
+Latency measured as: {html.escape(d["latency"]["how"])}.</p>
 <h2>Accuracy</h2>
 <table><tr><th>metric</th><th>correct</th><th>rate</th><th>95 % CI</th></tr>{rows}
 <tr><td>macro top-1</td><td></td><td>{_pct(d["macro_top1"])}</td><td></td></tr></table>
@@ -196,7 +225,8 @@ p95 {d["latency_ms"]["p95"]:.2f} ms; {d["throughput_ips"]:.1f} images/s.</p>
 <p>Excluded images of breeds the model cannot predict: {ex.get("uncovered_images", 0)}.
 Calibration images of this version: {ex.get("calibration_images", 0)}
 ({"included" if ex.get("calibration_included") else "excluded"}).
-Model classes that are not breeds: {ex.get("non_breed_classes", 0)}.</p>
+Model classes that are not breeds: {ex.get("non_breed_classes", 0)}{_non_breeds(d, html.escape)}.
+</p>
 <h2>Most confused</h2>
 <table><tr><th>true breed</th><th>predicted</th><th>images</th></tr>{conf}</table>
 <h2>Per breed (worst first; dark: top-1, light: top-5)</h2>

@@ -1,6 +1,7 @@
 """The trade-off of a model's versions: what each one costs in accuracy for what it saves.
 
-One row per version — format, quantization, size (and its ratio to the parent), latency p50,
+One row per version — format, quantization (read from the ``.tflite`` itself:
+``evaluator.quantization``), size (and its ratio to the parent), steady-state latency p50,
 top-1/3/5 with 95 % intervals from the version's latest finished evaluation, and its top-1
 agreement with its parent on the images both latest runs share (from the stored predictions, so
 no model is run). This is the table the original study assembled by hand, plus a plot of top-1
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import BreedbenchError
 from db.models import EvalRun, Prediction, RunStatus
+from evaluator import quantization
 from evaluator.registry import VersionInfo, list_versions
 
 
@@ -32,7 +34,7 @@ class Rate:
 class TradeoffRow:
     version: VersionInfo
     parent: str | None  # NAME:VERSION of the parent, if converted
-    quantization: str  # "-" for an original, else e.g. "int8 (uint8 I/O)"
+    quantization: str  # e.g. "int8 (uint8 I/O)", "dynamic range"; "-" when not a .tflite
     size_bytes: int
     size_ratio: float | None  # size / parent size
     run_id: int | None  # latest finished evaluation, None: never evaluated
@@ -50,11 +52,10 @@ class TradeoffRow:
 
 
 def quantization_label(conversion: dict[str, Any] | None) -> str:
-    if not conversion:
-        return "-"
-    q = str(conversion.get("quantize", "none"))
-    io = conversion.get("io", "float")
-    return f"{q} ({io} I/O)" if io and io != "float" else q
+    """What a conversion record asked for, in the words tables use. The version's own
+    ``VersionInfo.quantization_label`` is better: read from the file, it knows a ``.tflite``
+    added by hand too."""
+    return quantization.label(None, conversion)
 
 
 def latest_run(session: Session, version_id: int) -> EvalRun | None:
@@ -108,7 +109,7 @@ def tradeoff_rows(session: Session, name: str) -> list[TradeoffRow]:
             TradeoffRow(
                 version=v,
                 parent=parent.ref if parent is not None else None,
-                quantization=quantization_label(v.conversion),
+                quantization=v.quantization_label,
                 size_bytes=v.size_bytes,
                 size_ratio=v.size_bytes / parent.size_bytes if parent else None,
                 run_id=run.id if run is not None else None,

@@ -14,10 +14,17 @@ from breedbench.cli import (
     crawl_cmds,
     eval_cmds,
     export_cmds,
+    quiet,
     review_cmds,
     setup_cmds,
 )
-from breedbench.cli.common import DataDirOption, DbOption, make_settings, new_app
+from breedbench.cli.common import (
+    DataDirOption,
+    DbOption,
+    VerboseOption,
+    make_settings,
+    new_app,
+)
 
 app = new_app(
     "breedbench: build an unseen, human-verified dog-breed test set and measure every model "
@@ -26,7 +33,13 @@ app = new_app(
 
 
 @app.callback()
-def _global(ctx: typer.Context, db: DbOption = None, data_dir: DataDirOption = None) -> None:
+def _global(
+    ctx: typer.Context,
+    db: DbOption = None,
+    data_dir: DataDirOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    quiet.configure(verbose)  # first: no subcommand has imported TensorFlow yet
     ctx.obj = make_settings(db, data_dir)
 
 

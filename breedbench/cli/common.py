@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
-from breedbench.cli import quiet
+from breedbench.cli.quiet import native_stderr
 from core.errors import BreedbenchError
 from core.settings import Settings, load_settings
 from db.database import Database, open_database
@@ -172,7 +172,7 @@ def loads_models(command: Callable[P, R]) -> Callable[P, R]:
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
         notes: list[str] = []
         try:
-            with quiet.native_stderr() as lines:
+            with native_stderr() as lines:
                 notes = lines.notes
                 return command(*args, **kwargs)
         finally:

@@ -1,31 +1,41 @@
-"""``models add|list``, ``evaluate``, ``history``, ``report`` and ``compare``."""
+"""``models add|list``, ``evaluate``, ``history``, ``report``, ``predictions`` and ``compare``."""
 
 from __future__ import annotations
 
 import traceback
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from breedbench.cli.common import (
     console,
     err_console,
+    loads_models,
     new_app,
     open_db,
     print_error,
     progress_bar,
+    settings_of,
 )
 from core.errors import BreedbenchError
+from core.urls import mask_url
+from db.database import Database
+from evaluator import latency, mlflow_log, version_pages, version_report
 from evaluator import report as report_mod
 from evaluator.compare import compare_runs
+from evaluator.predictions_file import FORMATS as PREDICTION_FORMATS
+from evaluator.predictions_file import check_target, write_predictions
 from evaluator.progress import FileProgress, ProgressTee
 from evaluator.registry import get_version, list_versions, register_model
 from evaluator.results import RunSummary, TopK, get_run, list_runs
 from evaluator.spec import load_spec, preset_names
 
 models_app = new_app("Register model versions and list them.")
+# ``evaluate`` recorded the run but could not log it to MLflow (1: nothing recorded).
+MLFLOW_FAILED_EXIT = 3
 
 
 def _pct(x: float) -> str:
@@ -37,6 +47,7 @@ def _signed(x: float) -> str:
 
 
 @models_app.command("add")
+@loads_models
 def models_add(
     ctx: typer.Context,
     path: Annotated[
@@ -88,8 +99,9 @@ def models_add(
         trusted=trust_model,
         warn=lambda msg: err_console.print(msg, markup=False, highlight=False, soft_wrap=True),
     )
+    kind = "" if info.quantization is None else f", {info.quantization_label}"
     console.print(
-        f"Registered {info.ref} ({info.format}, {info.size_bytes / 1e6:.1f} MB, "
+        f"Registered {info.ref} ({info.format}{kind}, {info.size_bytes / 1e6:.1f} MB, "
         f"sha256 {info.sha256[:12]}…, {len(model_spec.labels.names)} labels)."
         + (" Trusted: its ops are not checked when it loads." if info.trusted else "")
     )
@@ -100,7 +112,7 @@ def models_list(
     ctx: typer.Context,
     name: Annotated[str | None, typer.Argument(help="Only this model.")] = None,
 ) -> None:
-    """Registered model versions with their format, size and latest top-1.
+    """Registered model versions with their format, quantization, size and latest top-1.
 
     Example: breedbench models list
     """
@@ -109,7 +121,8 @@ def models_list(
         versions = list_versions(s, name)
         latest = {v.id: list_runs(s, version_id=v.id, limit=1) for v in versions}
     table = Table(title=f"{len(versions)} model versions")
-    for col in ("model", "version", "format", "size MB", "sha256", "input", "labels", "last top-1"):
+    columns = ("model", "version", "format", "quantization", "size MB", "sha256", "input")
+    for col in (*columns, "labels", "last top-1"):
         table.add_column(col, justify="right" if col in ("size MB", "labels") else "left")
     for v in versions:
         runs = latest[v.id]
@@ -117,6 +130,7 @@ def models_list(
             v.model_name,
             v.version,
             v.format,
+            v.quantization_label,
             f"{v.size_bytes / 1e6:.1f}",
             v.sha256[:12],
             v.spec.input.tensor or ("(invalid spec)" if v.spec_problem else ""),
@@ -126,6 +140,7 @@ def models_list(
     console.print(table)
 
 
+@loads_models
 def evaluate(
     ctx: typer.Context,
     model: Annotated[str, typer.Argument(help="NAME or NAME:VERSION (default: newest version).")],
@@ -164,6 +179,17 @@ def evaluate(
             "app's background evaluations pass their own pid.",
         ),
     ] = None,
+    mlflow: Annotated[
+        str | None,
+        typer.Option(
+            "--mlflow",
+            metavar="URI",
+            help="Also log the finished run to MLflow at this tracking URI "
+            "[env: BREEDBENCH_MLFLOW_TRACKING_URI]. If logging fails the run stays recorded "
+            f"and the exit code is {MLFLOW_FAILED_EXIT}.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run a model version on every accepted image and record top-1/3/5, per breed, latency.
 
@@ -176,7 +202,10 @@ def evaluate(
         from core.lifeline import stop_with_parent as watch_parent
 
         watch_parent(stop_with_parent)
+    tracking_uri = _tracking_uri(ctx, mlflow)
     try:
+        if tracking_uri:  # before the evaluation, not after it: the extra may be missing
+            mlflow_log.import_mlflow()
         db = open_db(ctx)
         with progress_bar() as bar:
             outcome = run_evaluation(
@@ -200,7 +229,7 @@ def evaluate(
         raise typer.Exit(1) from None
     with db.session() as s:
         detail = get_run(s, outcome.run_id)
-    _print_run_table(detail.summary, detail.topk)
+    _print_run_table(detail.summary, detail.topk, detail.metrics)
     ex = detail.excluded
     notes = []
     if ex.get("uncovered_images"):
@@ -213,9 +242,40 @@ def evaluate(
     if notes:
         console.print("Note: " + "; ".join(notes) + ".")
     console.print(f"Recorded run #{outcome.run_id} (dataset {detail.summary.dataset_hash[:12]}).")
+    logged = not tracking_uri or _log_to_mlflow(db, outcome.run_id, tracking_uri)
     if job is not None:  # last: whoever reads the outcome there finds the output complete
         console.file.flush()
         job.finished(outcome.run_id)
+    if not logged:
+        raise typer.Exit(MLFLOW_FAILED_EXIT)
+
+
+def _tracking_uri(ctx: typer.Context, flag: str | None) -> str | None:
+    """``--mlflow``, else the setting; blank counts as unset (an empty URI would be MLflow's
+    default store in the working directory, not what anyone asked for)."""
+    for uri in (flag, settings_of(ctx).mlflow_tracking_uri):
+        if uri and uri.strip():
+            return uri.strip()
+    return None
+
+
+def _log_to_mlflow(db: Database, run_id: int, tracking_uri: str) -> bool:
+    """Log the recorded run; on failure say so in one line (the run stays recorded)."""
+    try:
+        outcome = mlflow_log.log_runs(db, [run_id], tracking_uri)
+    except BreedbenchError as exc:
+        print_error(
+            BreedbenchError(
+                f"run #{run_id} is recorded, but not logged to MLflow: {exc} "
+                f"(log it later: breedbench mlflow-sync {run_id})"
+            )
+        )
+        return False
+    ml_id = outcome.logged.get(run_id) or outcome.present.get(run_id)
+    console.print(
+        f"Logged run #{run_id} to MLflow at {mask_url(tracking_uri)} (run {ml_id}).", soft_wrap=True
+    )
+    return True
 
 
 def _report_failure(job: FileProgress, exc: Exception) -> None:
@@ -229,7 +289,7 @@ def _report_failure(job: FileProgress, exc: Exception) -> None:
         job.failed(f"{type(exc).__name__}: {exc}")
 
 
-def _print_run_table(s: RunSummary, topk: list[TopK]) -> None:
+def _print_run_table(s: RunSummary, topk: list[TopK], metrics: dict[str, Any]) -> None:
     table = Table(title=f"{s.ref}: {s.n_images} images")
     for col in ("metric", "correct", "%", "95 % CI"):
         table.add_column(col, justify="left" if col == "metric" else "right")
@@ -241,8 +301,12 @@ def _print_run_table(s: RunSummary, topk: list[TopK]) -> None:
     table.add_row(
         "latency p50 / p95 ms", "", f"{s.latency_p50_ms:.2f} / {s.latency_p95_ms:.2f}", ""
     )
+    warmup = latency.warmup_ms(metrics)
+    if warmup is not None:
+        table.add_row("warm-up ms (load + 1st batch)", "", f"{warmup:.0f}", "")
     table.add_row("throughput img/s", "", f"{s.throughput_ips:.1f}", "")
     console.print(table)
+    console.print(f"Latency: {latency.describe(metrics)}.", highlight=False)
 
 
 def history(
@@ -286,26 +350,119 @@ def history(
 
 def report(
     ctx: typer.Context,
-    run: Annotated[int, typer.Argument(help="Run id (see breedbench history).")],
+    target: Annotated[
+        str,
+        typer.Argument(
+            metavar="RUN|latest|NAME[:VERSION]",
+            help="A run id (see breedbench history), latest (the newest run), or a model version "
+            "for its version report (NAME alone: its newest version).",
+            show_default=False,
+        ),
+    ],
     fmt: Annotated[str, typer.Option("--format", help="md | json | html.")] = "md",
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
     ] = None,
+    against: Annotated[
+        str | None,
+        typer.Option(
+            "--against",
+            metavar="NAME:VERSION",
+            help="Version report: also compare with this baseline version (the last release, "
+            "say), on the images both runs scored.",
+            show_default=False,
+        ),
+    ] = None,
+    max_images: Annotated[
+        int,
+        typer.Option(
+            "--max-images",
+            min=0,
+            help="Version report: fixed and broken images shown per comparison (with their "
+            "thumbnails in HTML); the rest are listed by id.",
+        ),
+    ] = version_report.MAX_IMAGES,
 ) -> None:
-    """One run's report: top-k with intervals, coverage, confusions, per-breed results.
+    """One run's report (top-k with intervals, coverage, confusions, per-breed results), or a
+    model version's: lineage and file, its latest run against its parent's and a baseline's
+    (McNemar's test, the images fixed and broken), per breed, confusions, history, size, latency.
 
-    Example: breedbench report 12 --format html -o run12.html
+    Example: breedbench report inception:v1-int8 --against inception:v0 --format html -o v.html
     """
     if fmt not in report_mod.FORMATS:
         raise BreedbenchError(f"--format {fmt!r}: expected one of {', '.join(report_mod.FORMATS)}")
     db = open_db(ctx)
+    run = _run_of(target)
+    if run is not None and against is not None:
+        raise BreedbenchError(
+            "--against goes with a version report (report NAME:VERSION --against NAME:VERSION)"
+        )
     with db.session() as s:
-        text = report_mod.render(report_mod.report_data(s, run), fmt)
+        if run is None:
+            data = version_report.build_report(
+                s,
+                target,
+                against=against,
+                read_thumbnail=db.store.read if fmt == "html" else None,
+                max_images=max_images,
+            )
+            text = version_pages.render(data, fmt)
+        else:
+            text = report_mod.render(report_mod.report_data(s, _newest_run(s, run)), fmt)
     if output is None:
         typer.echo(text, nl=False)
     else:
         output.write_text(text, encoding="utf-8")
         console.print(f"Wrote {output}.")
+
+
+def _run_of(target: str) -> int | str | None:
+    """A run id, ``"latest"``, or None: ``target`` names a model version."""
+    text = target.strip()
+    if text.isdigit():
+        return int(text)
+    return "latest" if text.lower() == "latest" else None
+
+
+def _newest_run(session: Session, run: int | str) -> int:
+    if isinstance(run, int):
+        return run
+    newest = list_runs(session, limit=1)
+    if not newest:
+        raise BreedbenchError("no evaluation run yet (breedbench evaluate NAME:VERSION)")
+    return newest[0].id
+
+
+def predictions(
+    ctx: typer.Context,
+    runs: Annotated[list[int], typer.Argument(help="Run ids (see breedbench history).")],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output",
+            "-o",
+            help=f"File to write; its extension says the format: {', '.join(PREDICTION_FORMATS)}.",
+        ),
+    ],
+    force: Annotated[bool, typer.Option("--force", help="Replace the file if it exists.")] = False,
+) -> None:
+    """Every image's result in the runs, one row per image and run, for pandas and friends.
+
+    Columns: run_id, model, version, image_id, sha256, breed (the true one), rank (of the true
+    breed in the top-5; empty when not in it), top1_breed, top1_prob … top5_breed, top5_prob,
+    latency_ms. CSV text cells are written so that no spreadsheet runs them as formulas.
+
+    Example: breedbench predictions 12 13 -o predictions.parquet
+    """
+    check_target(output, force=force)  # before the database: a wrong name fails at once
+    db = open_db(ctx)
+    with db.session() as s:
+        written = write_predictions(s, runs, output, force=force)
+    console.print(
+        f"Wrote {written.rows} rows ({len(written.run_ids)} runs) to {written.path}.",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def compare(
@@ -354,9 +511,64 @@ def compare(
             console.print(f"{label}: {shown}" + (" …" if len(items) > show else ""))
 
 
+def mlflow_sync(
+    ctx: typer.Context,
+    runs: Annotated[
+        list[int] | None,
+        typer.Argument(
+            metavar="RUN",
+            help="Run ids (see breedbench history); default: every finished run.",
+            show_default=False,
+        ),
+    ] = None,
+    mlflow: Annotated[
+        str | None,
+        typer.Option(
+            "--mlflow",
+            metavar="URI",
+            help="MLflow tracking URI [env: BREEDBENCH_MLFLOW_TRACKING_URI].",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Log recorded runs to MLflow: params, metrics, tags, the HTML report and the predictions.
+
+    Runs already logged there are left as they are, so it can be run again at any time (after an
+    evaluation whose logging failed, or to fill a new tracking server).
+
+    Example: breedbench mlflow-sync 12 13 --mlflow http://127.0.0.1:5000
+    """
+    tracking_uri = _tracking_uri(ctx, mlflow)
+    if not tracking_uri:
+        raise BreedbenchError(
+            "say where to log: --mlflow URI or BREEDBENCH_MLFLOW_TRACKING_URI "
+            "(e.g. http://127.0.0.1:5000 or sqlite:///mlflow.db)"
+        )
+    mlflow_log.import_mlflow()
+    db = open_db(ctx)
+    ids = list(dict.fromkeys(runs)) if runs else mlflow_log.finished_run_ids(db)
+    if not ids:
+        console.print("No finished runs to log.")
+        return
+
+    def show(run_id: int, ml_id: str, new: bool) -> None:
+        console.print(
+            f"run #{run_id}: {'logged as' if new else 'already there:'} {ml_id}", soft_wrap=True
+        )
+
+    try:
+        outcome = mlflow_log.log_runs(db, ids, tracking_uri, on_run=show)
+    except mlflow_log.MlflowLogError as exc:
+        done = f" ({len(exc.logged)} logged before it)" if exc.logged else ""
+        raise BreedbenchError(f"{exc}{done}") from exc
+    console.print(f"{mlflow_log.describe(outcome)} at {mask_url(tracking_uri)}.", soft_wrap=True)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(models_app, name="models")
     app.command()(evaluate)
     app.command()(history)
     app.command()(report)
+    app.command()(predictions)
     app.command()(compare)
+    app.command("mlflow-sync")(mlflow_sync)

@@ -27,6 +27,9 @@ def load_keras(path: Path) -> Any:
     (``Lambda`` layers) is never deserialized. Keras' refusal is one line."""
     import keras
 
+    # Keras prints some messages (a conversion's export lists its endpoints) to stdout unless
+    # told to log them instead: the evaluator displays nothing itself. Per thread.
+    keras.config.disable_interactive_logging()
     try:
         return keras.models.load_model(path, safe_mode=True)
     except ValueError as exc:

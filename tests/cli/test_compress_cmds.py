@@ -40,6 +40,7 @@ def test_convert_registers_and_prints_the_derived_input(workspace: Workspace) ->
     assert "Registered tiny:cli-q8 (parent tiny:pb)" in out
     assert "Input Sub (uint8 [1, 32, 32, 3]): tensor, 32×32 (tf_bilinear), x − 128" in out
     assert "Calibrated on 4 accepted images of 4 breeds" in out
+    assert "Read from the file: int8 (uint8 I/O)." in out and "Note:" not in out
     assert "breedbench parity tiny:pb tiny:cli-q8" in out
     code, out = run(workspace, "models", "list")
     assert code == 0 and "cli-q8" in out

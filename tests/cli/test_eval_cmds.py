@@ -31,19 +31,27 @@ def test_models_evaluate_history_report_compare(
         "--preset", "inception-breeds-lite", "--spec", spec,
     )  # fmt: skip
     assert code == 0, out
-    assert "Registered tiny:1 (tflite" in out and "4 labels" in out
+    assert "Registered tiny:1 (tflite, float32, " in out and "4 labels" in out
     code, out = cli(
         eval_set, "models", "add", tiny_models.sub_int8, "--name", "tiny", "--version", "2",
         "--preset", "inception-breeds-lite", "--spec", spec, "--parent", "tiny:1",
     )  # fmt: skip
     assert code == 0, out
-    code, out = cli(eval_set, "models", "list")
+    code, out = cli(eval_set, "models", "list", width=200)
     assert code == 0 and "tiny" in out and "tflite" in out and "Sub" in out
+    # Read from the files: neither was converted here.
+    assert re.search(r"│ 1 +│ tflite +│ float32 +│", out)
+    assert re.search(r"│ 2 +│ tflite +│ int8 \(int8 I/O\) +│", out)
 
-    code, out = cli(eval_set, "evaluate", "tiny:1", "--threads", "1", "--batch", "4")
+    code, out = cli(eval_set, "evaluate", "tiny:1", "--threads", "1", "--batch", "4", width=200)
     assert code == 0, out
     first = int(re.search(r"Recorded run #(\d+)", out).group(1))
     assert "top-1" in out and "top-5" in out and "24/24" in out
+    assert re.search(r"│ warm-up ms \(load \+ 1st batch\) +│ +│ +\d+ │", out)
+    assert (
+        "Latency: per image = batch time / images in the batch, batches of up to 4; p50/p95 "
+        "over 5 steady-state batches (20 images); warm-up apart: load " in out
+    )
     assert "1 images of breeds the model cannot predict excluded" in out
     code, out = cli(eval_set, "evaluate", "tiny", "--limit", "10")
     assert code == 0, out

@@ -59,7 +59,10 @@ def test_unknown_model(workspace: Workspace) -> None:
         tradeoff_rows(s, "nothing")
 
 
-def test_quantization_label() -> None:
+def test_quantization_label_of_a_conversion_record() -> None:
+    """Versions stored before the file was read show what their conversion asked for, in the
+    words of what is read from a file."""
     assert quantization_label(None) == "-"
-    assert quantization_label({"quantize": "dynamic", "io": "float"}) == "dynamic"
+    assert quantization_label({"quantize": "none", "io": "float"}) == "float32"
+    assert quantization_label({"quantize": "dynamic", "io": "float"}) == "dynamic range"
     assert quantization_label({"quantize": "int8", "io": "int8"}) == "int8 (int8 I/O)"
