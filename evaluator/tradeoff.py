@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 
 from core.errors import BreedbenchError
 from db.models import EvalRun, Prediction, RunStatus
-from evaluator import quantization
 from evaluator.registry import VersionInfo, list_versions
 
 
@@ -49,13 +48,6 @@ class TradeoffRow:
     @property
     def label(self) -> str:
         return self.version.version
-
-
-def quantization_label(conversion: dict[str, Any] | None) -> str:
-    """What a conversion record asked for, in the words tables use. The version's own
-    ``VersionInfo.quantization_label`` is better: read from the file, it knows a ``.tflite``
-    added by hand too."""
-    return quantization.label(None, conversion)
 
 
 def latest_run(session: Session, version_id: int) -> EvalRun | None:

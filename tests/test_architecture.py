@@ -36,6 +36,7 @@ ONLY_IN: dict[str, frozenset[str]] = {
     "twisted": frozenset({"crawler"}),
     "rich": frozenset({"breedbench"}),
     "typer": frozenset({"breedbench"}),
+    "mlflow": frozenset({"evaluator"}),  # the optional extra, loaded only when logging
 }
 
 

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from core.errors import BreedbenchError
+from evaluator import quantization
 from evaluator.pipeline import evaluate
-from evaluator.tradeoff import quantization_label, tradeoff_rows, write_plot
+from evaluator.tradeoff import tradeoff_rows, write_plot
 from tests.fixtures.workspace import Workspace
 
 
@@ -62,7 +63,7 @@ def test_unknown_model(workspace: Workspace) -> None:
 def test_quantization_label_of_a_conversion_record() -> None:
     """Versions stored before the file was read show what their conversion asked for, in the
     words of what is read from a file."""
-    assert quantization_label(None) == "-"
-    assert quantization_label({"quantize": "none", "io": "float"}) == "float32"
-    assert quantization_label({"quantize": "dynamic", "io": "float"}) == "dynamic range"
-    assert quantization_label({"quantize": "int8", "io": "int8"}) == "int8 (int8 I/O)"
+    assert quantization.label(None, None) == "-"
+    assert quantization.label(None, {"quantize": "none", "io": "float"}) == "float32"
+    assert quantization.label(None, {"quantize": "dynamic", "io": "float"}) == "dynamic range"
+    assert quantization.label(None, {"quantize": "int8", "io": "int8"}) == "int8 (int8 I/O)"
