@@ -23,6 +23,8 @@ SECTIONS = {
         st.Page(PAGES / "queue.py", title="Queue", icon=":material/photo:", default=True),
         st.Page(PAGES / "grid.py", title="Grid", icon=":material/grid_view:"),
         st.Page(PAGES / "conflicts.py", title="Duplicates & conflicts", icon=":material/compare:"),
+        st.Page(PAGES / "suspects.py", title="Suspects", icon=":material/report:"),
+        st.Page(PAGES / "reviewers.py", title="Reviewers", icon=":material/groups:"),
     ],
     "Dataset": [
         st.Page(PAGES / "breeds.py", title="Breeds overview", icon=":material/table_chart:"),

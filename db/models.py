@@ -19,9 +19,11 @@ from sqlalchemy import (
     BigInteger,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -53,6 +55,7 @@ TABLE_MODEL_VERSIONS = "model_versions"
 TABLE_CALIBRATION_IMAGES = "calibration_images"
 TABLE_EVAL_RUNS = "eval_runs"
 TABLE_PREDICTIONS = "predictions"
+TABLE_LABEL_CHECKS = "label_checks"
 
 
 def utcnow() -> datetime:
@@ -312,6 +315,9 @@ class EvalRun(Base):
     n_images: Mapped[int] = mapped_column(Integer, default=0)
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The breed of each value in its predictions' ``probs`` (the model's breed classes, in order);
+    # NULL for runs recorded before probabilities were kept.
+    prob_breed_ids: Mapped[list[Any] | None] = mapped_column()
 
     model_version: Mapped[ModelVersion] = relationship()
 
@@ -329,3 +335,22 @@ class Prediction(Base):
     rank: Mapped[int | None] = mapped_column(Integer)  # 1-based rank of the true breed in top-5
     top5: Mapped[list[Any]] = mapped_column(default=list)
     latency_ms: Mapped[float | None] = mapped_column()
+    # The model's probability of every breed it predicts, as float16 bytes in the run's
+    # ``prob_breed_ids`` order (``db.probabilities``): what label-error ranking reads.
+    probs: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class LabelCheck(Base):
+    """A reviewer looked at a suspected label error and kept the label: the image stays hidden
+    from the suspects list until new runs raise its score above ``score`` (or its label changes).
+    """
+
+    __tablename__ = TABLE_LABEL_CHECKS
+    __table_args__ = (Index("ix_label_checks_image_id_id", "image_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey(f"{TABLE_IMAGES}.id"))
+    breed_id: Mapped[int] = mapped_column(ForeignKey(f"{TABLE_BREEDS}.id"))  # the label kept
+    score: Mapped[float] = mapped_column(Float)  # the suspicion score when it was kept
+    reviewer: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

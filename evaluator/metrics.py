@@ -26,6 +26,8 @@ class PredictionRecord:
     top5: list[tuple[int, float]]  # (breed id, probability), best first
     rank: int | None  # 1-based rank of the true breed among the top 5, else None
     latency_ms: float
+    # Every breed's probability, packed (``db.probabilities``), in the run's breed order.
+    probs: bytes | None = None
 
 
 def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float, float]:

@@ -50,6 +50,7 @@ from db.models import (
     RunStatus,
     utcnow,
 )
+from db.probabilities import pack_probs
 from evaluator.calibration import calibration_image_ids
 from evaluator.labels import LabelMap, build_label_map
 from evaluator.latency import BatchTime, summarise
@@ -270,6 +271,18 @@ def score_batch(
     return results
 
 
+def breed_probabilities(outputs: np.ndarray, label_map: LabelMap, spec: ModelSpec) -> np.ndarray:
+    """Each image's probability of every breed the model predicts, in the order of
+    ``prob_breed_ids``: what is stored per prediction for ranking suspected label errors."""
+    columns = [c for c, b in enumerate(label_map.breed_ids) if b is not None]
+    return probabilities(outputs, spec)[:, columns]
+
+
+def prob_breed_ids(label_map: LabelMap) -> list[int]:
+    """The breeds of the stored probabilities, in their order (the model's class order)."""
+    return [b for b in label_map.breed_ids if b is not None]
+
+
 # --- the whole evaluation -------------------------------------------------------------------
 
 
@@ -437,11 +450,12 @@ def score(batches: Iterable[BatchOutput], label_map: LabelMap, spec: ModelSpec) 
         if b.outputs is None or not b.images:
             continue
         scored.timings.append(BatchTime(len(b.images), b.per_image_ms * len(b.images)))
-        for img, (top5, rank) in zip(
-            b.images, score_batch(b.outputs, b.images, label_map, spec), strict=True
+        probs = breed_probabilities(b.outputs, label_map, spec)
+        for img, (top5, rank), row in zip(
+            b.images, score_batch(b.outputs, b.images, label_map, spec), probs, strict=True
         ):
             scored.records.append(
-                PredictionRecord(img.id, img.breed_id, top5, rank, b.per_image_ms)
+                PredictionRecord(img.id, img.breed_id, top5, rank, b.per_image_ms, pack_probs(row))
             )
         scored.evaluated.extend(b.images)
     return scored
@@ -510,6 +524,7 @@ def record_run(
             n_images=len(records),
             settings=settings,
             metrics=metrics,
+            prob_breed_ids=prob_breed_ids(plan.label_map),
         )
         s.add(run)
         s.flush()
@@ -523,6 +538,7 @@ def record_run(
                     "rank": r.rank,
                     "top5": [[b, round(p, 6)] for b, p in r.top5],
                     "latency_ms": r.latency_ms,
+                    "probs": r.probs,
                 }
                 for r in records
             ],

@@ -26,6 +26,7 @@ pytest_plugins = [
     "tests.fixtures.app",
     "tests.fixtures.evaluation",
     "tests.fixtures.seeding",
+    "tests.fixtures.suspects",
     "tests.fixtures.workspace",
 ]
 

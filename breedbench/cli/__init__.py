@@ -14,9 +14,11 @@ from breedbench.cli import (
     crawl_cmds,
     eval_cmds,
     export_cmds,
+    quality_cmds,
     quiet,
     review_cmds,
     setup_cmds,
+    suspects_cmds,
 )
 from breedbench.cli.common import (
     DataDirOption,
@@ -51,6 +53,8 @@ crawl_cmds.register(app)
 export_cmds.register(app)
 compress_cmds.register(app)
 eval_cmds.register(app)
+suspects_cmds.register(app)
+quality_cmds.register(app)
 
 
 def main() -> None:
