@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from db.image_dates import NO_DATES, ImageDates
 from db.provenance import Provenance
 
 
@@ -17,6 +18,7 @@ class Candidate:
     title: str | None = None
     width: int | None = None
     height: int | None = None
+    dates: ImageDates = NO_DATES  # what the source says of its upload and capture dates
 
     @property
     def url(self) -> str:

@@ -30,6 +30,7 @@ from sqlalchemy import select
 from crawler.localfiles import read_tree_file
 from crawler.validation import Refusal, ValidImage
 from db.database import Database
+from db.image_dates import DATE_FIELDS, NO_DATES, ImageDates, read_iso
 from db.models import Image
 from db.portable_images import same_picture
 
@@ -47,6 +48,7 @@ class Origin:
 
     sha256: str
     file_sha256: str | None = None
+    dates: ImageDates = NO_DATES  # the manifest's upload / capture / index dates, when readable
 
 
 def read_origins(root: Path) -> dict[str, Origin]:
@@ -78,7 +80,8 @@ def parse_origins(data: bytes) -> dict[str, Origin]:
                 continue
             own = row.get("file_sha256")
             own = own if isinstance(own, str) and _SHA256.fullmatch(own) else None
-            origins[file] = Origin(sha, own)
+            dates = ImageDates(**{name: read_iso(row.get(name)) for name in DATE_FIELDS})
+            origins[file] = Origin(sha, own, dates)
     except csv.Error:  # a malformed or oversized field: the whole manifest is ignored
         return {}
     return origins

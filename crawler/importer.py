@@ -47,6 +47,7 @@ from crawler.storing import WithinUnit, store_valid
 from crawler.validation import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, Refusal, validate_image
 from db.breeds import normalise_label, parse_stanford_folder
 from db.database import Database
+from db.image_dates import NO_DATES
 from db.images import ImageMeta
 from db.models import Breed, CrawlRun, Decision, Image, ImageStatus, RunStatus, utcnow
 from db.provenance import Provenance
@@ -235,7 +236,7 @@ def _import_one(
         valid.data,
         valid.facts(),
         breed_id,
-        ImageMeta(Provenance(source=IMPORT_SOURCE)),
+        ImageMeta(Provenance(source=IMPORT_SOURCE), dates=origin.dates if origin else NO_DATES),
         report.run_id,
         decoded=valid.image,
         within=_accept_by(options.reviewer) if options.accept else None,

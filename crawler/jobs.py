@@ -52,6 +52,7 @@ class BreedJob:
     bad_streak: int = 0  # unreadable pages in a row from the current source
     bad_pages: int = 0  # unreadable pages from the current source for the current query
     asked: set[str] = field(default_factory=set)  # every search page asked (never twice)
+    keyword: str | None = None  # the breed list's query word (None: "dog")
 
     def end_source(self, source: str, how: str) -> None:
         """The current source has nothing more for this query (``how``: see ``RAN_OUT``...)."""

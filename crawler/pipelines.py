@@ -91,7 +91,11 @@ class StorePipeline:
                 item["body"],
                 checked.facts,
                 item["breed_id"],
-                ImageMeta(item["candidate"].provenance, requested_url=item.get("requested_url")),
+                ImageMeta(
+                    item["candidate"].provenance,
+                    requested_url=item.get("requested_url"),
+                    dates=item["candidate"].dates,
+                ),
                 self.context.run_id,
                 prewritten=checked.created,
             )

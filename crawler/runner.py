@@ -39,6 +39,7 @@ from crawler.settings import SOURCE_NAMES, parse_sources, scrapy_settings
 from crawler.sources import SOURCES
 from crawler.spider import BreedSpider, CrawlContext
 from db.database import Database
+from db.image_dates import DATE_UNKNOWN, TOO_OLD, as_utc, parse_unknown
 from db.models import Breed, CrawlRun, Image, RunStatus, utcnow
 from db.queries import breed_counts
 
@@ -68,6 +69,10 @@ class CrawlOptions:
     sources: list[str] | None = None  # None: BREEDBENCH_CRAWL_SOURCES
     dog_keyword: str | None = None  # None: BREEDBENCH_CRAWL_DOG_KEYWORD
     min_size: int | None = None  # None: BREEDBENCH_CRAWL_MIN_SIDE
+    # The freshness window: keep only images provably uploaded at or after this (None: all);
+    # ``unknown_date`` keep | drop says what happens to images whose upload date is unknown.
+    uploaded_after: datetime | None = None
+    unknown_date: str = "drop"
     scrapy_overrides: dict[str, Any] = field(default_factory=dict)
 
 
@@ -113,15 +118,22 @@ class CrawlControl:
 def build_settings(db: Database, options: CrawlOptions) -> tuple[dict[str, Any], DogKeywordMode]:
     mode = parse_mode(options.dog_keyword or db.settings.crawl_dog_keyword)
     sources = parse_sources(options.sources or db.settings.crawl_sources)
-    unknown = [s for s in sources if s not in SOURCES]
-    if unknown or not sources:
+    unknown_sources = [s for s in sources if s not in SOURCES]
+    if unknown_sources or not sources:
         raise BreedbenchError(
-            f"unknown source {', '.join(unknown) or '(none)'}: "
+            f"unknown source {', '.join(unknown_sources) or '(none)'}: "
             f"choose from {', '.join(SOURCE_NAMES)}"
         )
     if options.min_size is not None and options.min_size < 1:
         raise BreedbenchError("--min-size must be at least 1 pixel")
+    unknown = parse_unknown(options.unknown_date)
+    if options.uploaded_after is not None and options.uploaded_after > utcnow():
+        raise BreedbenchError("--uploaded-after is in the future: no image can be that new")
     overrides = {
+        "BREEDBENCH_UPLOADED_AFTER": (
+            as_utc(options.uploaded_after).isoformat() if options.uploaded_after else None
+        ),
+        "BREEDBENCH_UNKNOWN_DATE": str(unknown),
         "BREEDBENCH_SOURCES": sources,
         "BREEDBENCH_DOG_KEYWORD": str(mode),
         "BREEDBENCH_MIN_SIDE": options.min_size,
@@ -172,7 +184,13 @@ def plan_jobs(db: Database, options: CrawlOptions, mode: DogKeywordMode) -> dict
         if needed <= 0:
             continue
         choice = choose_query(
-            r.slug, r.query, mode=mode, dog_keyword=r.dog_keyword, flagged=r.flagged
+            r.slug,
+            r.query,
+            mode=mode,
+            dog_keyword=r.dog_keyword,
+            flagged=r.flagged,
+            ambiguous=r.ambiguous,
+            keyword=r.keyword,
         )
         jobs[r.slug] = BreedJob(
             breed_id=r.id,
@@ -180,6 +198,7 @@ def plan_jobs(db: Database, options: CrawlOptions, mode: DogKeywordMode) -> dict
             needed=needed,
             choice=choice,
             seen_urls=set(known.get(r.id, ())),
+            keyword=r.keyword,
         )
     return jobs
 
@@ -207,6 +226,10 @@ def run_crawl(
     control = control or CrawlControl()
 
     def persist_fallback(job: BreedJob) -> None:
+        if job.refused[TOO_OLD] or job.refused[DATE_UNKNOWN]:
+            # The freshness window, not the query, left results out: the dog query is tried in
+            # this crawl, but nothing is concluded about the breed's query for later ones.
+            return
         # In the loop's thread, like every other write of the crawl: one writer.
         with db.session() as s:
             s.execute(update(Breed).where(Breed.id == job.breed_id).values(dog_keyword=True))
@@ -228,6 +251,8 @@ def run_crawl(
                 "max_requests_per_source": settings["BREEDBENCH_MAX_REQUESTS_PER_SOURCE"],
                 "max_bad_pages": settings["BREEDBENCH_MAX_BAD_PAGES"],
                 "user_agent": settings["USER_AGENT"],
+                "uploaded_after": settings["BREEDBENCH_UPLOADED_AFTER"],
+                "unknown_date": settings["BREEDBENCH_UNKNOWN_DATE"],
             },
         )
         s.add(run)

@@ -56,6 +56,10 @@ DEFAULTS: dict[str, Any] = {
     "BREEDBENCH_DECODE_WORKERS": 0,
     # Hosts (names, IPs, CIDRs) fetched although not public; see crawler.netguard.
     "BREEDBENCH_ALLOW_HOSTS": [],
+    # The freshness window (``crawl --uploaded-after``): an ISO date-time, or None for none;
+    # and what happens to results whose upload date nothing states (keep | drop).
+    "BREEDBENCH_UPLOADED_AFTER": None,
+    "BREEDBENCH_UNKNOWN_DATE": "drop",
 }
 
 # Politeness and robustness: what every crawl runs with unless a caller overrides it.

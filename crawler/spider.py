@@ -142,7 +142,7 @@ class BreedSpider(Spider):
         spider.max_failed = s.getint("BREEDBENCH_MAX_FAILED_SEARCHES")
         for name in s.getlist("BREEDBENCH_SOURCES"):
             try:
-                spider.sources.append(SOURCES[name].from_crawler(crawler))
+                spider.sources.append(SOURCES[name].from_crawler(crawler).with_window(crawler))
             except NotConfigured as exc:
                 spider.context.disabled_sources[name] = str(exc)
                 logger.warning("source turned off: %s", exc)
@@ -234,7 +234,7 @@ class BreedSpider(Spider):
                 health.requests += 1
                 stats.inc_value(f"search/requests/{source.name}")
                 return request.replace(callback=self.parse_search, errback=self.search_failed)
-            nxt = fallback(job.choice, self.context.mode) if job.ran_out else None
+            nxt = fallback(job.choice, self.context.mode, job.keyword) if job.ran_out else None
             if nxt is None:
                 job.exhausted = True
                 return None
@@ -318,6 +318,11 @@ class BreedSpider(Spider):
                 continue
             job.seen_urls.add(c.url)
             job.found += 1
+            refusal = source.window.refusal(c.dates) if source.window is not None else None
+            if refusal is not None:  # outside the freshness window: never downloaded
+                stats.inc_value(f"refused/{refusal}")
+                job.refused[refusal] += 1
+                continue
             job.queue.append(c)
 
     def _count_bad_page(self, job: BreedJob, source: Source, page: Any, error: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,19 +85,41 @@ AMBIGUOUS: dict[str, str] = {
 }
 
 _DOG_WORDS = ("dog", "dogs", "hound", "hounds")
+DEFAULT_KEYWORD = "dog"
 
 
-def with_dog(query: str) -> str:
-    """``boxer`` → ``boxer dog``; a name already ending in dog or hound stays as it is."""
+def with_dog(query: str, keyword: str | None = None) -> str:
+    """``boxer`` → ``boxer dog``; a name already ending in dog or hound stays as it is.
+
+    ``keyword`` is the word of the breed's list (``cat`` for a list of cats; None: ``dog``); a
+    name already ending in it, or its plural, stays as it is too.
+    """
+    word = (keyword or DEFAULT_KEYWORD).strip()
     words = query.split()
-    if words and words[-1].lower() in _DOG_WORDS:
+    if words and words[-1].lower() in (*_DOG_WORDS, word.lower(), f"{word.lower()}s"):
         return query
-    return f"{query} dog"
+    return f"{query} {word}"
 
 
 def normalise_label(text: str) -> str:
     """Compare breed names written in any of the usual ways: lower case, ``-``/``_`` as spaces."""
     return re.sub(r"[\s\-_]+", " ", text).strip().lower()
+
+
+def match_key(text: str, keyword: str | None = None) -> str:
+    """A class name as labels and breeds are compared: ``normalise_label``, then accents and
+    punctuation dropped (``St. Bernard's`` → ``st bernards``) and a trailing "dog"/"dogs" (or
+    the list's ``keyword``) left off when more words remain (``Maltese_dog`` → ``maltese``)."""
+    plain = unicodedata.normalize("NFKD", text)
+    plain = "".join(ch for ch in plain if not unicodedata.combining(ch))
+    plain = re.sub(r"['\u2019]", "", plain.lower())
+    words = re.sub(r"[^0-9a-z]+", " ", plain).split()
+    suffixes = {"dog", "dogs"}
+    if keyword:
+        suffixes |= {keyword.lower(), f"{keyword.lower()}s"}
+    if len(words) > 1 and words[-1] in suffixes:
+        words = words[:-1]
+    return " ".join(words)
 
 
 def stanford_breeds() -> list[BreedSeed]:

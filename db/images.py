@@ -13,6 +13,7 @@ from PIL import Image as PILImage
 from sqlalchemy.orm import Session
 
 from db.hashing import open_working, perceptual_hashes, sha256_bytes
+from db.image_dates import NO_DATES, ImageDates
 from db.models import Image
 from db.provenance import Provenance
 from db.store import ImageStoreProtocol, original_path, thumbnail_path
@@ -26,6 +27,7 @@ class ImageMeta:
     provenance: Provenance
     extra: dict[str, str] = field(default_factory=dict)
     requested_url: str | None = None  # the search's URL, when a redirect moved the image
+    dates: ImageDates = NO_DATES  # upload / capture / index dates the source gave
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +98,7 @@ def add_image(
         provenance=meta.provenance,
         requested_url=meta.requested_url,
         crawl_run_id=crawl_run_id,
+        **meta.dates.columns(),
     )
     session.add(row)
     session.flush()

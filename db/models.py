@@ -122,6 +122,11 @@ class Breed(Base):
     query_flagged_by: Mapped[str | None] = mapped_column(String(120))
     query_flagged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     target: Mapped[int] = mapped_column(Integer, default=50)
+    # The word a query takes when the name alone finds other things (NULL: "dog"; a cat list
+    # says "cat"), and whether the breed's list marked its name so (NULL: the curated list of
+    # Stanford names in ``db.breeds.AMBIGUOUS`` decides).
+    keyword: Mapped[str | None] = mapped_column(String(40))
+    ambiguous: Mapped[bool | None] = mapped_column()
 
     images: Mapped[list[Image]] = relationship(
         back_populates="breed", foreign_keys="Image.breed_id"
@@ -189,6 +194,12 @@ class Image(Base):
     )
     crawl_run_id: Mapped[int | None] = mapped_column(ForeignKey(f"{TABLE_CRAWL_RUNS}.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # What the source says of the image's dates (``db.image_dates``): published (indexed: the
+    # freshness window and ``evaluate --uploaded-after`` select on it), captured, and when
+    # Openverse indexed it (the upload happened on or before that).
+    uploaded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    taken_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    indexed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     breed: Mapped[Breed] = relationship(back_populates="images", foreign_keys=[breed_id])
     reviews: Mapped[list[Review]] = relationship(

@@ -25,12 +25,15 @@ class BreedCounts:
     pending: int
     rejected: int
     last_query: str | None = None  # the query that found the breed's newest image
+    ambiguous: bool | None = None  # what the breed's list said (None: the curated list decides)
+    keyword: str | None = None  # the list's query word (None: "dog")
 
     @property
     def effective_query(self) -> str:
         """The query the next crawl starts with in the default ``auto`` dog-keyword mode."""
-        dog = self.dog_keyword or self.flagged or self.slug in AMBIGUOUS
-        return with_dog(self.query) if dog else self.query
+        listed = self.slug in AMBIGUOUS if self.ambiguous is None else self.ambiguous
+        dog = self.dog_keyword or self.flagged or listed
+        return with_dog(self.query, self.keyword) if dog else self.query
 
     @property
     def reviewed(self) -> int:
@@ -90,6 +93,8 @@ def breed_counts(session: Session, slugs: list[str] | None = None) -> list[Breed
             pending=int(p or 0),
             rejected=int(r or 0),
             last_query=q,
+            ambiguous=b.ambiguous,
+            keyword=b.keyword,
         )
         for b, a, p, r, q in session.execute(stmt)
     ]

@@ -2,9 +2,11 @@
 
 A label file is one label per line, or a CSV with a named column (the classic ``breeds.csv``).
 The model's class order is the file order or the sorted order (sklearn's ``LabelBinarizer`` sorts,
-which is how the classic breed head was trained). A label matches a breed by name (normalised:
-lower case, ``-``/``_`` as spaces, against the slug and the display name; an ImageNet line's
-comma-separated names are tried one by one) or by WordNet synset id
+which is how the classic breed head was trained). A label matches a breed by name (normalised,
+``db.breeds.match_key``: case, spaces, hyphens, underscores, punctuation and a trailing "dog" —
+or the breed list's keyword — do not count; against the slug and the display name; an ImageNet
+line's comma-separated names are tried one by one, then its WordNet synset id when a breed has
+it) or, with ``match = "synset"``, by synset id only
 (the first ``nXXXXXXXX`` token, as in ImageNet's ``synset_words.txt``).
 
 Labels that match no breed are an error that lists them, unless ``restrict_to_breeds`` says the
@@ -20,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import BreedbenchError
-from db.breeds import normalise_label
+from db.breeds import match_key
 from db.models import Breed
 from evaluator.spec import ModelSpec
 
@@ -58,10 +60,13 @@ def build_label_map(session: Session, spec: ModelSpec) -> LabelMap:
         keys = [_synset(lab) for lab in labels]
     else:
         index = {}
+        keywords = {b.keyword for b in breeds if b.keyword}
         for b in breeds:
-            index.setdefault(normalise_label(b.name), b.id)
-            index[normalise_label(b.slug)] = b.id
-        keys = [_name_match(lab, index) for lab in labels]
+            index.setdefault(match_key(b.name, b.keyword), b.id)
+            index[match_key(b.slug, b.keyword)] = b.id
+        by_synset = {f"synset {b.synset}": b.id for b in breeds if b.synset}
+        index.update(by_synset)
+        keys = [_name_match(lab, index, keywords) for lab in labels]
     breed_ids = [index.get(k) if k else None for k in keys]
     label_map = LabelMap(labels, breed_ids, spec.labels.restrict_to_breeds)
     unmatched = label_map.unmatched
@@ -85,17 +90,56 @@ def build_label_map(session: Session, spec: ModelSpec) -> LabelMap:
     return label_map
 
 
-def _name_match(label: str, index: dict[str, int]) -> str:
+@dataclass(frozen=True)
+class Coverage:
+    """How a model's labels meet the breed list: what ``models add`` reports."""
+
+    unmatched_labels: list[str]
+    uncovered_breeds: list[str]  # slugs no label matches: their images cannot be scored
+    n_labels: int
+    n_breeds: int
+
+    def describe(self) -> list[str]:
+        """Lines for the person registering the model (labels shown only if they look like
+        class names, see ``_listing``)."""
+        lines = []
+        if self.unmatched_labels:
+            lines.append(
+                f"{len(self.unmatched_labels)} of {self.n_labels} labels match no breed (not "
+                f"ranked): {_listing(self.unmatched_labels)}"
+            )
+        if self.uncovered_breeds:
+            lines.append(
+                f"{len(self.uncovered_breeds)} of {self.n_breeds} breeds have no label (their "
+                f"images are left out of its evaluations): {_listing(self.uncovered_breeds)}"
+            )
+        return lines
+
+
+def coverage(session: Session, spec: ModelSpec) -> Coverage:
+    """The labels that match no breed and the breeds no label matches (``build_label_map``
+    refuses unmatched labels unless ``restrict_to_breeds``)."""
+    label_map = build_label_map(session, spec)
+    breeds = session.execute(select(Breed.id, Breed.slug).order_by(Breed.position, Breed.id))
+    rows = list(breeds)
+    uncovered = [slug for bid, slug in rows if bid not in label_map.covered_breeds]
+    return Coverage(label_map.unmatched, uncovered, len(label_map.labels), len(rows))
+
+
+def _name_match(label: str, index: dict[str, int], keywords: set[str] | None = None) -> str:
     """The whole label, or else one of its comma-separated names without a leading synset id
-    (``n02089867 Walker hound, Walker foxhound`` matches ``walker_hound``)."""
-    whole = normalise_label(label)
-    if whole in index:
-        return whole
-    for part in SYNSET.sub("", label, count=1).split(","):
-        key = normalise_label(part)
-        if key in index:
-            return key
-    return whole
+    (``n02089867 Walker hound, Walker foxhound`` matches ``walker_hound``), or else its synset
+    id when a breed has it. Each name is tried as it is and without the list's keyword (a cat
+    model's ``Persian_cat`` is the breed ``persian``)."""
+    for part in [label, *SYNSET.sub("", label, count=1).split(",")]:
+        for word in (None, *sorted(keywords or ())):
+            key = match_key(part, word)
+            if key in index:
+                return key
+    synset = _synset(label)
+    if synset and f"synset {synset}" in index:
+        return f"synset {synset}"
+    return match_key(label)
 
 
 def _synset(label: str) -> str | None:

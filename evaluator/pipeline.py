@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from core.errors import BreedbenchError
@@ -96,15 +96,30 @@ def select_images(
     *,
     limit: int | None = None,
     include_calibration: bool = False,
+    uploaded_after: datetime | None = None,
 ) -> Selection:
     """Accepted images, by id; those of breeds the model cannot predict, and the version's own
-    calibration images (unless included), are excluded and counted."""
-    rows = session.execute(
+    calibration images (unless included), are excluded and counted. With ``uploaded_after``,
+    only images whose upload date is known and at or after it are kept (the others counted:
+    older, or of unknown date), so runs with the same cut-off compare like with like."""
+    stmt = (
         select(Image.id, Image.sha256, Image.path, Image.breed_id, Breed.slug)
         .join(Breed, Breed.id == Image.breed_id)
         .where(Image.status == ImageStatus.ACCEPTED)
         .order_by(Image.id)
-    ).all()
+    )
+    window: dict[str, Any] = {}
+    if uploaded_after is not None:
+        accepted = select(func.count()).where(Image.status == ImageStatus.ACCEPTED)
+        window = {
+            "uploaded_after": uploaded_after.isoformat(),
+            "before_cutoff_images": session.scalar(
+                accepted.where(Image.uploaded_at < uploaded_after)
+            ),
+            "date_unknown_images": session.scalar(accepted.where(Image.uploaded_at.is_(None))),
+        }
+        stmt = stmt.where(Image.uploaded_at >= uploaded_after)
+    rows = session.execute(stmt).all()
     calibration = calibration_image_ids(session, version.id)
     covered = label_map.covered_breeds
     images: list[EvalImage] = []
@@ -128,6 +143,7 @@ def select_images(
         "calibration_included": include_calibration,
         "non_breed_classes": len(label_map.unmatched),
         "non_breed_labels": label_map.unmatched[:50],
+        **window,
     }
     return Selection(images, excluded)
 
@@ -300,6 +316,7 @@ class EvalPlan:
     limit: int | None
     include_calibration: bool
     started: datetime
+    uploaded_after: datetime | None = None  # only images uploaded at or after it
 
 
 @dataclass(frozen=True)
@@ -333,6 +350,7 @@ def evaluate(
     use_cache: bool = True,
     progress: ProgressSink | None = None,
     runner: Runner | None = None,
+    uploaded_after: datetime | None = None,
 ) -> EvalOutcome:
     """Evaluate a model version (``NAME`` or ``NAME:VERSION``) and record one finished run.
 
@@ -347,6 +365,7 @@ def evaluate(
         limit=limit,
         include_calibration=include_calibration,
         use_cache=use_cache,
+        uploaded_after=uploaded_after,
     )
     load_ms = None  # a runner handed in was loaded elsewhere
     if runner is None:
@@ -378,6 +397,7 @@ def plan_evaluation(
     limit: int | None = None,
     include_calibration: bool = False,
     use_cache: bool = True,
+    uploaded_after: datetime | None = None,
 ) -> EvalPlan:
     """The version, its images and how to run it. Each of threads and batch comes from the first
     of: the argument, the spec's ``[runtime]``, the settings, the default.
@@ -390,7 +410,18 @@ def plan_evaluation(
         spec = version.spec
         label_map = build_label_map(s, spec)
         selection = select_images(
-            s, version, label_map, limit=limit, include_calibration=include_calibration
+            s,
+            version,
+            label_map,
+            limit=limit,
+            include_calibration=include_calibration,
+            uploaded_after=uploaded_after,
+        )
+    if not selection.images and uploaded_after is not None:
+        raise BreedbenchError(
+            f"no accepted images uploaded at or after {uploaded_after:%Y-%m-%d %H:%M} UTC of "
+            f"the breeds {version.ref} predicts ({selection.excluded['before_cutoff_images']} "
+            f"older, {selection.excluded['date_unknown_images']} of unknown date)"
         )
     if not selection.images:
         raise BreedbenchError(
@@ -409,6 +440,7 @@ def plan_evaluation(
         limit=limit,
         include_calibration=include_calibration,
         started=started,
+        uploaded_after=uploaded_after,
     )
 
 
@@ -490,6 +522,8 @@ def measure(
         "batch": batch,
         "limit": plan.limit,
         "include_calibration": plan.include_calibration,
+        # The freshness cut-off: runs compare like with like only when it is the same.
+        "uploaded_after": plan.uploaded_after.isoformat() if plan.uploaded_after else None,
         "preprocessing_hash": preprocessing_hash(plan.spec),
         "cache_hits": cache.hits,
         "cache_misses": cache.misses,

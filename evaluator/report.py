@@ -112,6 +112,7 @@ def render_markdown(d: dict[str, Any]) -> str:
         f"({'included' if ex.get('calibration_included') else 'excluded'})",
         f"- model classes that are not breeds: {ex.get('non_breed_classes', 0)}"
         + _non_breeds(d, md_escape),
+        *_window_lines(ex),
         "",
         "## Most confused",
         "",
@@ -226,6 +227,7 @@ Latency measured as: {html.escape(d["latency"]["how"])}.</p>
 Calibration images of this version: {ex.get("calibration_images", 0)}
 ({"included" if ex.get("calibration_included") else "excluded"}).
 Model classes that are not breeds: {ex.get("non_breed_classes", 0)}{_non_breeds(d, html.escape)}.
+{html.escape(" ".join(line.removeprefix("- ") for line in _window_lines(ex)))}
 </p>
 <h2>Most confused</h2>
 <table><tr><th>true breed</th><th>predicted</th><th>images</th></tr>{conf}</table>
@@ -233,3 +235,15 @@ Model classes that are not breeds: {ex.get("non_breed_classes", 0)}{_non_breeds(
 {_svg_breeds(d["per_breed"])}
 </body></html>
 """
+
+
+def _window_lines(excluded: dict[str, Any]) -> list[str]:
+    """The freshness cut-off the run was restricted to (``evaluate --uploaded-after``)."""
+    after = excluded.get("uploaded_after")
+    if not after:
+        return []
+    return [
+        f"- only images uploaded at or after {after} (UTC): "
+        f"{excluded.get('before_cutoff_images', 0)} older and "
+        f"{excluded.get('date_unknown_images', 0)} of unknown upload date left out"
+    ]

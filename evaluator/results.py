@@ -66,6 +66,7 @@ class RunSummary:
     latency_p50_ms: float
     latency_p95_ms: float
     model_size_bytes: int
+    uploaded_after: str | None = None  # the run's freshness cut-off (evaluate --uploaded-after)
 
     @property
     def ref(self) -> str:
@@ -170,6 +171,7 @@ def _summary(run: EvalRun, v: ModelVersion, m: Model) -> RunSummary:
         latency_p50_ms=lat.get("p50", 0.0),
         latency_p95_ms=lat.get("p95", 0.0),
         model_size_bytes=mt.get("model_size_bytes", v.size_bytes),
+        uploaded_after=(run.settings or {}).get("uploaded_after"),
     )
 
 

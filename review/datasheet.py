@@ -2,7 +2,8 @@
 
 It follows the spirit of "Datasheets for Datasets" (Gebru et al.) for the parts breedbench knows
 first-hand: counts per breed against the target, where the images came from and under which
-licenses, who reviewed them and how decisions were reached, and the leak check against the
+licenses, when they were uploaded and taken (``review.date_spread``), who reviewed them and
+how decisions were reached, and the leak check against the
 training set (``image_flags`` of kind ``leak``). Numbers are computed from the exported rows and
 the review log, never typed in.
 
@@ -28,6 +29,7 @@ from core.chunks import id_chunks
 from core.text import inline_code, plain
 from db.models import Breed, Decision, FlagKind, ImageFlag, Review
 from db.reviews import effective_reviews, vote_option
+from review.date_spread import date_spread, spread_lines
 from review.manifest import ManifestRow
 
 DATASHEET_NAME = "DATASHEET.md"
@@ -114,6 +116,7 @@ def build_datasheet(
     out += _files_section(files or ExportedFiles())
     out += _breeds_section(session, rows)
     out += _sources_section(rows)
+    out += spread_lines(date_spread(r.dates for r in rows))
     out += _licenses_section(rows)
     out += _review_section(session, ids, min_reviews)
     out += _leak_section(session, rows)

@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import BreedbenchError
 from core.files import atomic_write
+from db.image_dates import ImageDates
 from db.models import Breed, Image, ImageStatus
 from db.portable_images import is_kept, to_png
 from db.store import ImageStoreProtocol
@@ -202,6 +203,7 @@ def select_rows(
                 image_id=image.id,
                 status=ImageStatus(image.status).value,
                 original_format=image.format,
+                dates=ImageDates.of(image),
             )
         )
     return rows, paths

@@ -12,12 +12,15 @@ from dataclasses import dataclass, replace
 
 from core.text import FORMULA_STARTS as FORMULA_STARTS  # what the manifest's cells guard against
 from core.text import spreadsheet_safe, web_url
+from db.image_dates import DATE_FIELDS, NO_DATES, ImageDates, iso_text
 from db.provenance import PROVENANCE_FIELDS, Provenance
 
 # The manifest's columns, in order: the file, then where it came from, then its record, then
 # (added later, so at the end: readers of older manifests keep their columns) the exported
-# file's own sha256 and the original's format. ``sha256``, ``width`` and ``height`` are the
-# original's: a portable export may have written it as a PNG (``db.portable_images``).
+# file's own sha256 and the original's format, then the dates the source gave (ISO 8601, UTC;
+# empty when unknown: ``db.image_dates``), which an import of the tree keeps. ``sha256``,
+# ``width`` and ``height`` are the original's: a portable export may have written it as a PNG
+# (``db.portable_images``).
 MANIFEST_FIELDS: tuple[str, ...] = (
     "breed",
     "synset",
@@ -30,6 +33,7 @@ MANIFEST_FIELDS: tuple[str, ...] = (
     "status",
     "file_sha256",
     "original_format",
+    *DATE_FIELDS,
 )
 
 
@@ -48,6 +52,7 @@ class ManifestRow:
     status: str
     file_sha256: str | None = None  # of the file written; None when no image file was written
     original_format: str | None = None  # the stored original's (JPEG, PNG, WEBP, TIFF, ...)
+    dates: ImageDates = NO_DATES  # uploaded / taken / indexed, as the source gave them
 
     def record(self) -> dict[str, str | int | None]:
         """The row as written to the manifest: one value per column, in ``MANIFEST_FIELDS``
@@ -68,6 +73,7 @@ class ManifestRow:
             "status": self.status,
             "file_sha256": self.file_sha256,
             "original_format": self.original_format,
+            **{name: iso_text(value) for name, value in self.dates.columns().items()},
         }
 
 

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from breedbench.cli.common import console, err_console, open_db
 from db.hashing import NEAR_DUPLICATE_DISTANCE
+from db.image_dates import parse_cutoff, parse_unknown
 
 if TYPE_CHECKING:  # Scrapy is imported when a crawl runs, not on every `breedbench` start
     from crawler.jobs import BreedJob
@@ -114,6 +115,25 @@ def crawl(
             show_default=False,
         ),
     ] = None,
+    uploaded_after: Annotated[
+        str | None,
+        typer.Option(
+            "--uploaded-after",
+            metavar="DATE",
+            help="Keep only images that provably appeared at or after DATE (YYYY-MM-DD, UTC, or "
+            "an ISO date-time): Flickr filters at the API, other results by the dates they "
+            "carry; refusals count as refused/too_old and refused/date_unknown.",
+        ),
+    ] = None,
+    unknown_date: Annotated[
+        str,
+        typer.Option(
+            "--unknown-date",
+            metavar="keep|drop",
+            help="With --uploaded-after: keep or drop images whose upload date no source "
+            "states (Openverse results, whose indexed_on only bounds it from above).",
+        ),
+    ] = "drop",
 ) -> None:
     """Crawl the image-search APIs until each breed has its images (pending + accepted).
 
@@ -122,6 +142,8 @@ def crawl(
 
     Example: breedbench crawl --breed boxer --breed pug --per-breed 20
     """
+    parse_unknown(unknown_date)  # bad values stop before anything is opened
+    cutoff = parse_cutoff(uploaded_after) if uploaded_after else None
     db = open_db(ctx)
     if not db.settings.contact:
         err_console.print(
@@ -137,6 +159,8 @@ def crawl(
         sources=source or None,
         dog_keyword=dog_keyword,
         min_size=min_size,
+        uploaded_after=cutoff,
+        unknown_date=unknown_date,
     )
     control = CrawlControl(
         on_stop=lambda: err_console.print(

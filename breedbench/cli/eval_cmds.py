@@ -23,6 +23,7 @@ from breedbench.cli.common import (
 from core.errors import BreedbenchError
 from core.urls import mask_url
 from db.database import Database
+from db.image_dates import parse_cutoff
 from evaluator import latency, mlflow_log, version_pages, version_report
 from evaluator import report as report_mod
 from evaluator.compare import compare_runs
@@ -31,7 +32,7 @@ from evaluator.predictions_file import check_target, write_predictions
 from evaluator.progress import FileProgress, ProgressTee
 from evaluator.registry import get_version, list_versions, register_model
 from evaluator.results import RunSummary, TopK, get_run, list_runs
-from evaluator.spec import load_spec, preset_names
+from evaluator.spec import ModelSpec, load_spec, preset_names
 
 models_app = new_app("Register model versions and list them.")
 # ``evaluate`` recorded the run but could not log it to MLflow (1: nothing recorded).
@@ -105,6 +106,17 @@ def models_add(
         f"sha256 {info.sha256[:12]}…, {len(model_spec.labels.names)} labels)."
         + (" Trusted: its ops are not checked when it loads." if info.trusted else "")
     )
+    _print_coverage(db, model_spec)
+
+
+def _print_coverage(db: Database, model_spec: ModelSpec) -> None:
+    """The labels that match no breed and the breeds no label covers, said at registration."""
+    from evaluator.labels import coverage
+
+    with db.session() as s:
+        lines = coverage(s, model_spec).describe()
+    for line in lines:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 @models_app.command("list")
@@ -190,6 +202,16 @@ def evaluate(
             show_default=False,
         ),
     ] = None,
+    uploaded_after: Annotated[
+        str | None,
+        typer.Option(
+            "--uploaded-after",
+            metavar="DATE",
+            help="Only images uploaded at or after DATE (YYYY-MM-DD, UTC); images of unknown "
+            "upload date are left out. Recorded on the run: history compares runs with the "
+            "same cut-off.",
+        ),
+    ] = None,
 ) -> None:
     """Run a model version on every accepted image and record top-1/3/5, per breed, latency.
 
@@ -197,6 +219,7 @@ def evaluate(
     """
     from evaluator.pipeline import evaluate as run_evaluation
 
+    cutoff = parse_cutoff(uploaded_after) if uploaded_after else None
     job = None if progress_file is None else FileProgress(progress_file)
     if stop_with_parent is not None:
         from core.lifeline import stop_with_parent as watch_parent
@@ -216,6 +239,7 @@ def evaluate(
                 limit=limit,
                 include_calibration=include_calibration,
                 progress=bar if job is None else ProgressTee(bar, job),
+                uploaded_after=cutoff,
             )
     except KeyboardInterrupt:
         err_console.print("Interrupted: nothing recorded.")
@@ -239,6 +263,12 @@ def evaluate(
         notes.append(f"{ex['calibration_images']} calibration images {state}")
     if ex.get("undecodable_images"):
         notes.append(f"{len(ex['undecodable_images'])} undecodable images skipped")
+    if ex.get("uploaded_after"):
+        notes.append(
+            f"only images uploaded since {ex['uploaded_after'][:10]} "
+            f"({ex.get('before_cutoff_images', 0)} older, "
+            f"{ex.get('date_unknown_images', 0)} of unknown date left out)"
+        )
     if notes:
         console.print("Note: " + "; ".join(notes) + ".")
     console.print(f"Recorded run #{outcome.run_id} (dataset {detail.summary.dataset_hash[:12]}).")
@@ -322,24 +352,31 @@ def history(
     db = open_db(ctx)
     with db.session() as s:
         runs = list_runs(s, name or None, version or None)
-    previous: dict[int, RunSummary] = {}
+    # A run is compared with the version's previous run over the same freshness cut-off.
+    previous: dict[tuple[int, str | None], RunSummary] = {}
     deltas: dict[int, str] = {}
     for r in reversed(runs):  # oldest first, to find each run's predecessor
-        before = previous.get(r.version_id)
+        before = previous.get((r.version_id, r.uploaded_after))
         if before is not None:
             same = "" if before.dataset_hash == r.dataset_hash else " (other images)"
             deltas[r.id] = f"{_signed(r.top1 - before.top1)}{same}"
-        previous[r.version_id] = r
+        previous[(r.version_id, r.uploaded_after)] = r
+    windowed = any(r.uploaded_after for r in runs[:limit])
     table = Table(title=f"{len(runs)} runs" + (f" of {model}" if model else ""))
-    for col in ("run", "started UTC", "model", "images", "dataset", "top-1", "top-5", "Δ top-1"):
-        right = col not in ("started UTC", "model", "dataset")
+    columns = ["run", "started UTC", "model", "images", "dataset", "top-1", "top-5", "Δ top-1"]
+    if windowed:
+        columns.insert(4, "since")
+    for col in columns:
+        right = col not in ("started UTC", "model", "dataset", "since")
         table.add_column(col, justify="right" if right else "left", no_wrap=True)
     for r in runs[:limit]:
+        since = [(r.uploaded_after or "")[:10]] if windowed else []
         table.add_row(
             str(r.id),
             r.started_at.strftime("%m-%d %H:%M"),
             r.ref,
             str(r.n_images),
+            *since,
             (r.dataset_hash or "")[:8],
             _pct(r.top1),
             _pct(r.top5),

@@ -3,27 +3,57 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
+from breedbench.cli.breed_cmds import breeds_app
 from breedbench.cli.common import console, new_app, open_db
 from core.errors import BreedbenchError
 from crawler.queries import choose_query, parse_mode
 from db import fsck as store_check
 from db import migrate, queries
+from db.breed_list import add_entries, is_empty, read_breed_csv
 from db.seed import seed_breeds
 
 
-def init(ctx: typer.Context) -> None:
-    """Create or upgrade the database and seed the 120 breeds. Safe to run again.
+def init(
+    ctx: typer.Context,
+    breed_list: Annotated[
+        Path | None,
+        typer.Option(
+            "--breeds",
+            help="CSV of the breeds (slug,name[,synset,query,ambiguous,keyword,target]) "
+            "instead of the 120 Stanford Dogs breeds; see docs/custom-breeds.md.",
+        ),
+    ] = None,
+    keyword: Annotated[
+        str | None,
+        typer.Option(
+            "--keyword",
+            help="With --breeds: the word an ambiguous name is searched with, for rows without "
+            "their own keyword (default: dog).",
+        ),
+    ] = None,
+) -> None:
+    """Create or upgrade the database and seed the 120 breeds (or a --breeds list). Safe to run
+    again.
 
-    Example: breedbench init
+    Example: breedbench init --breeds cats.csv --keyword cat
     """
+    if keyword is not None and breed_list is None:
+        raise BreedbenchError("--keyword goes with --breeds FILE (the list it applies to)")
+    entries = read_breed_csv(breed_list, keyword) if breed_list is not None else None
     db = open_db(ctx)
     with db.session() as s:
-        added = seed_breeds(s)
+        if entries is not None:
+            added = add_entries(s, entries)
+        elif is_empty(s):  # a new database gets the default list
+            added = seed_breeds(s)
+        else:
+            added = 0
         n = queries.totals(s).breeds
     console.print(
         f"Database ready at {db.settings.display_database_url()} "
@@ -38,10 +68,12 @@ def breeds(
     ] = None,
 ) -> None:
     """Table of breeds: the query last used, the next crawl's query, and accepted / pending /
-    rejected against the target.
+    rejected against the target. Subcommands change the list.
 
     Example: breedbench breeds --breed boxer --breed pug
     """
+    if ctx.invoked_subcommand is not None:
+        return
     db = open_db(ctx)
     with db.session() as s:
         rows = queries.breed_counts(s, slug)
@@ -65,7 +97,13 @@ def breeds(
         table.add_column(col, justify=just, no_wrap=col in ("breed", "synset"))  # type: ignore[arg-type]
     for r in rows:
         planned = choose_query(
-            r.slug, r.query, mode=mode, dog_keyword=r.dog_keyword, flagged=r.flagged
+            r.slug,
+            r.query,
+            mode=mode,
+            dog_keyword=r.dog_keyword,
+            flagged=r.flagged,
+            ambiguous=r.ambiguous,
+            keyword=r.keyword,
         )
         table.add_row(
             r.slug,
@@ -234,7 +272,8 @@ def db_current(ctx: typer.Context) -> None:
 
 def register(app: typer.Typer) -> None:
     app.command()(init)
-    app.command()(breeds)
+    breeds_app.callback(invoke_without_command=True)(breeds)
+    app.add_typer(breeds_app, name="breeds")
     app.command()(status)
     app.command()(fsck)
     app.add_typer(db_app, name="db")

@@ -30,6 +30,7 @@ from scrapy.http import Response
 
 from core.text import WEB_SCHEMES, web_url
 from crawler.candidate import Candidate
+from db.image_dates import NO_DATES, ImageDates, Window, parse_cutoff, parse_unknown
 from db.provenance import Provenance
 
 
@@ -65,6 +66,14 @@ class Source:
     def __init__(self, *, max_pages: int, headers: dict[str, str] | None = None) -> None:
         self.max_pages = max_pages
         self.headers = dict(headers or {})
+        # The crawl's freshness window: a source that can filter by upload date at the API
+        # (Flickr) asks for it; every result is checked after the fact anyway (the spider).
+        self.window: Window | None = None
+
+    def with_window(self, crawler: Crawler) -> Self:
+        """This source with the crawl's ``BREEDBENCH_UPLOADED_AFTER`` window, if one is set."""
+        self.window = window_setting(crawler)
+        return self
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:  # pragma: no cover - per source
@@ -156,15 +165,18 @@ class Source:
         title: Any = None,
         width: Any = None,
         height: Any = None,
+        dates: ImageDates = NO_DATES,
         **origin: Any,
     ) -> Candidate:
         """A checked candidate: provenance as in ``_provenance``, a string title, whole-number
-        sizes (the announced size is only a hint, but a wrong type means a wrong answer)."""
+        sizes (the announced size is only a hint, but a wrong type means a wrong answer), and
+        the dates the source read (``crawler.sources.dates``: an unreadable date is unknown)."""
         return Candidate(
             self._provenance(response, url, **origin),
             text("title", title),
             dimension("width", width),
             dimension("height", height),
+            dates,
         )
 
     def _request(self, url: str, breed: str, query: str, page: Any) -> Request:
@@ -196,6 +208,15 @@ class NumberedSource(Source):
         """The page after ``page``, whose answer counted ``total_pages``; ``None`` when that
         count or ``max_pages`` says it was the last."""
         return None if page_number(page) >= total_pages else self.page_after(page)
+
+
+def window_setting(crawler: Crawler) -> Window | None:
+    after = crawler.settings.get("BREEDBENCH_UPLOADED_AFTER")
+    if not after:
+        return None
+    return Window(
+        parse_cutoff(after), parse_unknown(crawler.settings.get("BREEDBENCH_UNKNOWN_DATE"))
+    )
 
 
 # --- checks on what an API sent ------------------------------------------------------------------

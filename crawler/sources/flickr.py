@@ -2,8 +2,11 @@
 itself off, naming that setting.
 
 Searches photos only (``content_type=1``, ``media=photos``, ``safe_search=1``), filtered to the
-licences in ``BREEDBENCH_FLICKR_LICENSES``, with ``extras=license,owner_name,url_l,url_o`` so one
-call gives the image URL, its licence and its author. The large size (1024 px) is preferred to
+licences in ``BREEDBENCH_FLICKR_LICENSES``, with
+``extras=license,owner_name,url_l,url_o,date_upload,date_taken`` so one call gives the image
+URL, its licence, its author and its dates (``dateupload``: unix seconds, GMT; ``datetaken``:
+MySQL datetime). With a freshness window the search sends ``min_upload_date`` (unix seconds),
+so Flickr itself leaves older photos out. The large size (1024 px) is preferred to
 the original, which can be tens of megabytes.
 """
 
@@ -29,6 +32,8 @@ from crawler.sources.base import (
     page_number,
     text,
 )
+from crawler.sources.dates import calendar_datetime, unix_seconds
+from db.image_dates import ImageDates
 
 # flickr.photos.licenses.getInfo: id → (code, version, URL)
 LICENSES: dict[str, tuple[str, str | None, str | None]] = {
@@ -94,12 +99,15 @@ class FlickrSource(NumberedSource):
             "media": "photos",
             "safe_search": 1,
             "sort": "relevance",
-            "extras": "license,owner_name,url_l,url_o",
+            "extras": "license,owner_name,url_l,url_o,date_upload,date_taken",
             "per_page": self.page_size,
             "page": page_number(page),
             "format": "json",
             "nojsoncallback": 1,
         }
+        if self.window is not None:
+            # "Photos with an upload date greater than or equal to this value" (a unix timestamp)
+            params["min_upload_date"] = int(self.window.after.timestamp())
         return self._request(f"{self.api_url}?{urlencode(params)}", breed, query, page)
 
     def _photos(self, data: Any) -> dict[str, Any]:
@@ -140,6 +148,13 @@ class FlickrSource(NumberedSource):
             license_url=license_url,
             creator=owner_name,
             attribution=f'"{title}" by {owner_name} ({credit}, Flickr)',
+            dates=ImageDates(
+                uploaded_at=unix_seconds(raw.get("dateupload")),
+                # "datetakenunknown": 1 means Flickr set the taken date to the upload time.
+                taken_at=None
+                if str(raw.get("datetakenunknown", "0")) == "1"
+                else calendar_datetime(raw.get("datetaken")),
+            ),
         )
 
     def following(self, data: Any, page: Any) -> Any:

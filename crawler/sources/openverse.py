@@ -1,7 +1,9 @@
 """Openverse (``GET /v1/images/``): openly licensed images, keyless.
 
 Anonymous clients get at most 20 results a page and 20 pages; ``mature=false`` leaves out
-results marked sensitive. With ``BREEDBENCH_OPENVERSE_CLIENT_ID`` and ``..._SECRET`` the source
+results marked sensitive. The API has no date filter: ``indexed_on`` (when Openverse indexed the
+image) is kept as ``indexed_at`` and bounds the upload date from above only.
+With ``BREEDBENCH_OPENVERSE_CLIENT_ID`` and ``..._SECRET`` the source
 first exchanges them for a bearer token (``POST /v1/auth_tokens/token/``,
 ``grant_type=client_credentials``) and sends it with every search.
 """
@@ -26,6 +28,8 @@ from crawler.sources.base import (
     json_object,
     page_number,
 )
+from crawler.sources.dates import iso_datetime
+from db.image_dates import ImageDates
 
 ANONYMOUS_MAX_PAGE_SIZE = 20
 ANONYMOUS_MAX_PAGES = 20
@@ -124,6 +128,8 @@ class OpenverseSource(NumberedSource):
     def candidate(self, response: Response, raw: dict[str, Any]) -> Candidate | None:
         if raw.get("url") in (None, ""):
             return None
+        # ``indexed_on`` is when Openverse indexed the image, not when it was published: the
+        # upload came on or before it, which can prove an image old but never new.
         return self._candidate(
             response,
             raw["url"],
@@ -136,6 +142,7 @@ class OpenverseSource(NumberedSource):
             license_url=raw.get("license_url"),
             creator=raw.get("creator"),
             attribution=raw.get("attribution"),
+            dates=ImageDates(indexed_at=iso_datetime(raw.get("indexed_on"))),
         )
 
     def following(self, data: Any, page: Any) -> Any:

@@ -2,10 +2,15 @@
 
 One request: ``action=query&generator=search&gsrnamespace=6`` (the File: namespace) with
 ``filetype:bitmap`` in the search (no SVG, PDF or video), ``prop=imageinfo`` with
-``iiprop=url|size|mime|extmetadata``. Pages follow the ``continue`` object; result ``pages`` come
-unordered and are sorted by their search ``index``. Licence and artist come from
+``iiprop=timestamp|url|size|mime|extmetadata``. Pages follow the ``continue`` object; result
+``pages`` come unordered and are sorted by their search ``index``. Licence and artist come from
 ``extmetadata`` (the artist is HTML; its text is kept). With a thumbnail width set, the scaled
 copy Commons serves (``thumburl``) is downloaded instead of an original of many megabytes.
+
+Dates: ``timestamp`` is the upload of the file version returned (the latest, whose bytes are
+downloaded), kept as the upload date; ``extmetadata.DateTimeOriginal`` (from the description
+page or the file's EXIF) as the capture date. The search has no upload-date filter, so the
+freshness window is applied to each result after the answer.
 """
 
 from __future__ import annotations
@@ -29,8 +34,12 @@ from crawler.sources.base import (
     kind_of,
     text,
 )
+from crawler.sources.dates import calendar_datetime, iso_datetime
+from db.image_dates import ImageDates
 
-EXTMETADATA_FIELDS = "Artist|LicenseShortName|License|LicenseUrl|UsageTerms|AttributionRequired"
+EXTMETADATA_FIELDS = (
+    "Artist|LicenseShortName|License|LicenseUrl|UsageTerms|AttributionRequired|DateTimeOriginal"
+)
 BITMAP_MIMES = ("image/jpeg", "image/png", "image/gif", "image/webp", "image/tiff", "image/bmp")
 
 
@@ -68,7 +77,7 @@ class WikimediaSource(Source):
             "gsrsearch": f"{query} filetype:bitmap",
             "gsrlimit": self.page_size,
             "prop": "imageinfo",
-            "iiprop": "url|size|mime|extmetadata",
+            "iiprop": "timestamp|url|size|mime|extmetadata",
             "iiextmetadatafilter": EXTMETADATA_FIELDS,
         }
         if self.thumb_width:
@@ -128,6 +137,10 @@ class WikimediaSource(Source):
             license_url=_text(meta.get("LicenseUrl")),
             creator=creator,
             attribution=_attribution(title, creator, short),
+            dates=ImageDates(
+                uploaded_at=iso_datetime(info.get("timestamp")),
+                taken_at=calendar_datetime(_value(meta.get("DateTimeOriginal"))),
+            ),
         )
 
     def following(self, data: Any, page: Any) -> Any:
@@ -148,6 +161,10 @@ def _index(page: Any) -> int:
     if isinstance(page, dict) and isinstance(page.get("index"), int):
         return page["index"]
     return 2**31
+
+
+def _value(field: Any) -> Any:
+    return field.get("value") if isinstance(field, dict) else None
 
 
 def _text(field: Any) -> str | None:

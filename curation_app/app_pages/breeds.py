@@ -9,6 +9,7 @@ from core.errors import BreedbenchError
 from core.text import plain
 from curation_app import ui
 from curation_app.state import get_database
+from review.date_spread import stored_date_spread
 from review.overview import HIGH_REJECT_RATE, MIN_REVIEWED, breeds_overview, use_dog_keyword
 
 db = get_database()
@@ -92,3 +93,27 @@ if slug is not None:
 message = st.session_state.pop("breeds_message", None)
 if message:
     (st.success if message[0] == "ok" else st.error)(message[1])
+
+st.subheader("Upload dates")
+with db.session() as s:
+    spread = stored_date_spread(s)
+if spread.years:
+    st.bar_chart(
+        pd.DataFrame(
+            {
+                "uploaded": [y.uploaded for y in spread.years],
+                "taken": [y.taken for y in spread.years],
+            },
+            index=[str(y.year) for y in spread.years],
+        ),
+        stack=False,
+    )
+st.caption(
+    f"Accepted images by year of upload and of capture, as their sources state them. Upload "
+    f"date unknown: {spread.upload_unknown} of {spread.total}"
+    + (
+        f" ({spread.indexed_only} indexed by Openverse by {spread.latest_indexed:%Y-%m-%d})."
+        if spread.latest_indexed
+        else "."
+    )
+)

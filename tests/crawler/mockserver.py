@@ -15,6 +15,13 @@ paths) in their documented formats, so every source is tested on the same scenar
 * Flickr ``GET /flickr/services/rest/?method=flickr.photos.search``: ``photos.page``, ``pages``,
   ``perpage``, ``total``, ``photo[]`` with ``license``, ``ownername``, ``url_l``; ``stat``.
 
+Dates as each API writes them (result ``i`` of a query was uploaded on 1 June of 2016 + i, see
+``uploaded``): Openverse ``indexed_on`` (ISO 8601 ``Z``; 30 days after the upload, as it indexes
+what was published before), Commons ``imageinfo.timestamp`` (with ``iiprop=timestamp``) and
+``extmetadata.DateTimeOriginal`` (only the fields ``iiextmetadatafilter`` names), Flickr
+``dateupload`` (unix seconds as a string) and ``datetaken`` (MySQL datetime) with
+``extras=date_upload,date_taken``, and its ``min_upload_date`` filter.
+
 Openverse also misbehaves on purpose for the queries of ``MALFORMED``: it answers some pages
 with a malformed document (a number for a URL, text for ``page_count``, an object for
 ``results``, a page without ``results``, a result that is not an object, a body that is not
@@ -41,6 +48,7 @@ import threading
 import time
 import zlib
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -128,8 +136,16 @@ def spoil(shape: str, body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+def uploaded(i: int) -> datetime:
+    """When result ``i`` of any query was uploaded: 1 June of 2016 + i (so a freshness window
+    of 2019-01-01 keeps results 3 and later). Captured a week before; indexed by Openverse 30
+    days after."""
+    return datetime(2016 + i, 6, 1, 12, 0, 0, tzinfo=UTC)
+
+
 def entry_meta(path: str, i: int) -> dict[str, Any]:
     return {
+        "uploaded": uploaded(i),
         "id": f"img-{abs(hash(path)) % 10**8}-{i}",
         "title": f"Photo {i} {path.rsplit('/', 1)[-1]}",
         "creator": f"Photographer {i % 3}",
@@ -327,7 +343,7 @@ class MockApp:
             {
                 "id": e["id"],
                 "title": e["title"],
-                "indexed_on": "2024-01-01T00:00:00Z",
+                "indexed_on": (e["uploaded"] + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "foreign_landing_url": f"https://example.org/photo/{e['id']}",
                 "url": e["url"],
                 "creator": e["creator"],
@@ -390,6 +406,8 @@ class MockApp:
         entries = self._entries(request, search)
         chunk = entries[offset : offset + limit]
         pages = []
+        props = set(q.get("iiprop", "").split("|"))
+        wanted = set(filter(None, q.get("iiextmetadatafilter", "").split("|")))
         for i, e in enumerate(chunk):
             name = f"File:{e['title']}.jpg"
             mime = "image/svg+xml" if e["url"].endswith(".svg") else "image/jpeg"
@@ -418,8 +436,16 @@ class MockApp:
                     },
                     "AttributionRequired": {"value": "true"},
                     "UsageTerms": {"value": "Creative Commons"},
+                    "DateTimeOriginal": {
+                        "value": (e["uploaded"] - timedelta(days=7)).strftime("%Y-%m-%d %H:%M:%S"),
+                        "source": "commons-desc-page",
+                    },
                 },
             }
+            if wanted:  # the API returns only the fields asked for
+                info["extmetadata"] = {k: v for k, v in info["extmetadata"].items() if k in wanted}
+            if "timestamp" in props:
+                info = {"timestamp": e["uploaded"].strftime("%Y-%m-%dT%H:%M:%SZ"), **info}
             if q.get("iiurlwidth") and mime != "image/svg+xml":
                 # A scaled copy is only made when the original is wider; ours are not.
                 info["thumburl"] = e["url"]
@@ -452,6 +478,17 @@ class MockApp:
         if q.get("method") != "flickr.photos.search":
             return web.json_response({"stat": "fail", "code": 112, "message": "Method not found"})
         entries = self._entries(request, q.get("text", ""))
+        if q.get("min_upload_date"):
+            # "Photos with an upload date greater than or equal to this value" (unix seconds or
+            # a MySQL datetime).
+            floor = q["min_upload_date"]
+            since = (
+                datetime.fromtimestamp(int(floor), UTC)
+                if floor.isdigit()
+                else datetime.fromisoformat(floor).replace(tzinfo=UTC)
+            )
+            entries = [e for e in entries if e["uploaded"] >= since]
+        extras = set(q.get("extras", "").split(","))
         per_page = int(q.get("per_page", "100"))
         page = int(q.get("page", "1"))
         chunk = entries[(page - 1) * per_page : page * per_page]
@@ -472,6 +509,22 @@ class MockApp:
                 "url_l": e["url"],
                 "height_l": 240,
                 "width_l": 320,
+                **(
+                    {"dateupload": str(int(e["uploaded"].timestamp()))}
+                    if "date_upload" in extras
+                    else {}
+                ),
+                **(
+                    {
+                        "datetaken": (e["uploaded"] - timedelta(days=7)).strftime(
+                            "%Y-%m-%d %H:%M:%S"
+                        ),
+                        "datetakengranularity": 0,
+                        "datetakenunknown": "0",
+                    }
+                    if "date_taken" in extras
+                    else {}
+                ),
             }
             for i, e in enumerate(chunk)
         ]

@@ -84,8 +84,8 @@ MANIFEST_HEADER = (
     "breed,synset,file,sha256,width,height,source,query,url,landing_url,license,"
     "license_version,license_url,creator,attribution,image_id,status,"
     # Appended later: the exported file's sha256 (empty when no file is written), the original's
-    # format.
-    "file_sha256,original_format"
+    # format; then the source's upload, capture and index dates (ISO 8601, empty when unknown).
+    "file_sha256,original_format,uploaded_at,taken_at,indexed_at"
 )
 
 
@@ -129,12 +129,15 @@ def test_manifest_columns_keep_their_names_order_and_values(
         "status": "accepted",
         "file_sha256": None,
         "original_format": "JPEG",
+        "uploaded_at": None,
+        "taken_at": None,
+        "indexed_at": None,
     }
     line = next(
         r for r in csv_text.splitlines() if r.startswith(f"beagle,n02088364,beagle/{row.sha256}")
     )
     assert line.endswith(
-        f",test,beagle,,https://example.org/p/1,cc0,,,,by Jo,{image_id},accepted,,JPEG"
+        f",test,beagle,,https://example.org/p/1,cc0,,,,by Jo,{image_id},accepted,,JPEG,,,"
     )
 
 

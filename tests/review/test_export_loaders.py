@@ -182,8 +182,14 @@ def test_imagefolder_metadata_names_every_image_with_breed_and_license(
     assert manifest[str(first)]["creator"] == "'@alice"  # the manifest keeps its guard
 
 
-def test_manifest_columns_end_with_the_two_new_ones() -> None:
-    assert MANIFEST_FIELDS[-2:] == ("file_sha256", "original_format")
+def test_manifest_columns_end_with_the_new_ones() -> None:
+    assert MANIFEST_FIELDS[-5:] == (
+        "file_sha256",
+        "original_format",
+        "uploaded_at",
+        "taken_at",
+        "indexed_at",
+    )
 
 
 def test_bmp_variants_tensorflow_refuses_are_exported_as_png_it_reads(
