@@ -19,6 +19,7 @@ from sqlalchemy import (
     BigInteger,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -53,6 +55,8 @@ TABLE_MODEL_VERSIONS = "model_versions"
 TABLE_CALIBRATION_IMAGES = "calibration_images"
 TABLE_EVAL_RUNS = "eval_runs"
 TABLE_PREDICTIONS = "predictions"
+IX_ONE_RUNNING_CRAWL = "ux_crawl_runs_one_running_crawl"
+ONE_RUNNING_CRAWL_WHERE = "status = 'running' AND kind = 'crawl'"
 
 
 def utcnow() -> datetime:
@@ -130,6 +134,17 @@ class CrawlRun(Base):
     refused by reason, ...), so that a crawl can be explained afterwards."""
 
     __tablename__ = TABLE_CRAWL_RUNS
+    __table_args__ = (
+        # One crawl at a time per database, whoever starts it: a second running crawl row is
+        # refused by the database itself (``db.crawl_runs``).
+        Index(
+            IX_ONE_RUNNING_CRAWL,
+            "kind",
+            unique=True,
+            sqlite_where=text(ONE_RUNNING_CRAWL_WHERE),
+            postgresql_where=text(ONE_RUNNING_CRAWL_WHERE),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(20), default="crawl")  # crawl | import
@@ -140,6 +155,11 @@ class CrawlRun(Base):
     )
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     stats: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The process doing the run (``core.processes``): a run left ``running`` by a process that
+    # is gone (killed outright) is found and marked ``interrupted``.
+    pid: Mapped[int | None] = mapped_column(Integer)
+    host: Mapped[str | None] = mapped_column(String(255))
+    process_started: Mapped[float | None] = mapped_column(Float)  # seconds since the epoch
 
 
 class Image(Base):

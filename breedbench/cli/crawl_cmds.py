@@ -10,10 +10,12 @@ from rich.live import Live
 from rich.table import Table
 
 from breedbench.cli.common import console, err_console, open_db
+from core.errors import BreedbenchError
 from db.hashing import NEAR_DUPLICATE_DISTANCE
 
 if TYPE_CHECKING:  # Scrapy is imported when a crawl runs, not on every `breedbench` start
     from crawler.jobs import BreedJob
+    from crawler.progress import CrawlProgressFile
     from crawler.runner import CrawlReport
 
 LIVE_ROWS = 12
@@ -114,14 +116,70 @@ def crawl(
             show_default=False,
         ),
     ] = None,
+    progress_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--progress-file",
+            help="Also keep the progress (run id, each breed's tallies), then the outcome, in "
+            'this JSON file ("status", and "error" when it failed).',
+        ),
+    ] = None,
+    stop_with_parent: Annotated[
+        int | None,
+        typer.Option(
+            "--stop-with-parent",
+            metavar="PID",
+            hidden=True,
+            help="Stop (as Ctrl-C does) when process PID, which started this one, exits; the "
+            "app's background crawls pass their own pid.",
+        ),
+    ] = None,
+    started_by: Annotated[
+        str | None,
+        typer.Option(
+            "--started-by",
+            metavar="NAME",
+            help="Who started the crawl, recorded with the run (the app passes the reviewer).",
+        ),
+    ] = None,
 ) -> None:
     """Crawl the image-search APIs until each breed has its images (pending + accepted).
 
     Rejected images do not count, so running it again after a review round tops breeds up.
-    Ctrl-C stops cleanly; the next crawl continues where this one stopped.
+    Ctrl-C stops cleanly; the next crawl continues where this one stopped. One crawl at a time
+    per database: a second one is refused, naming the one running.
 
     Example: breedbench crawl --breed boxer --breed pug --per-breed 20
     """
+    from crawler.progress import CrawlProgressFile
+
+    job = None if progress_file is None else CrawlProgressFile(progress_file)
+    if stop_with_parent is not None:
+        from core.lifeline import stop_with_parent as watch_parent
+
+        watch_parent(stop_with_parent)
+    try:
+        _crawl(ctx, breed, per_breed, source, dog_keyword, min_size, started_by, job)
+    except KeyboardInterrupt:
+        if job is not None:
+            job.outcome("interrupted")
+        raise
+    except Exception as exc:
+        if job is not None:  # the app reads why from the file; the output says it too
+            job.outcome("failed", error=str(exc) if isinstance(exc, BreedbenchError) else repr(exc))
+        raise
+
+
+def _crawl(
+    ctx: typer.Context,
+    breed: list[str] | None,
+    per_breed: int | None,
+    source: list[str] | None,
+    dog_keyword: str | None,
+    min_size: int | None,
+    started_by: str | None,
+    job: CrawlProgressFile | None,
+) -> None:
     db = open_db(ctx)
     if not db.settings.contact:
         err_console.print(
@@ -137,6 +195,7 @@ def crawl(
         sources=source or None,
         dog_keyword=dog_keyword,
         min_size=min_size,
+        started_by=(started_by or "").strip() or None,
     )
     control = CrawlControl(
         on_stop=lambda: err_console.print(
@@ -146,9 +205,11 @@ def crawl(
     )
     jobs_view: list[BreedJob] = []
 
-    def on_progress(job: BreedJob) -> None:
+    def on_progress(changed: BreedJob) -> None:
         if not jobs_view and control.context is not None:
             jobs_view.extend(control.context.jobs.values())
+        if job is not None and control.context is not None:
+            job.update(control.context.run_id, jobs_view)
 
     with Live(
         get_renderable=lambda: progress_table(jobs_view),
@@ -157,11 +218,15 @@ def crawl(
         transient=True,
     ):
         report = run_crawl(db, options, on_progress=on_progress, control=control)
+    if job is not None:
+        job.update(report.run_id, report.jobs, force=True)
     for name, why in report.disabled_sources.items():
         if name not in report.sources:  # turned off before the crawl (no key, ...)
             err_console.print(f"Note: source {name} did not run: {why}", markup=False)
     if not report.jobs:
         console.print("Every selected breed already has its images; nothing to crawl.")
+        if job is not None:
+            job.outcome(str(report.status), run_id=report.run_id)
         return
     console.print(report_table(report))
     stored = sum(j.stored for j in report.jobs)
@@ -169,6 +234,9 @@ def crawl(
         f"{stored} images stored in crawl run {report.run_id} ({report.status}).", soft_wrap=True
     )
     _report_sources(report)
+    if job is not None:  # last: whoever reads the outcome there finds the output complete
+        console.file.flush()
+        job.outcome(str(report.status), run_id=report.run_id)
 
 
 def _report_sources(report: CrawlReport) -> None:
