@@ -46,6 +46,7 @@ from crawler.localfiles import FileKey, read_tree_file, real_path_inside
 from crawler.storing import WithinUnit, store_valid
 from crawler.validation import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, Refusal, validate_image
 from db.breeds import normalise_label, parse_stanford_folder
+from db.crawl_runs import process_fields
 from db.database import Database
 from db.image_dates import NO_DATES
 from db.images import ImageMeta
@@ -146,6 +147,7 @@ def import_folder(
             kind="import",
             status=RunStatus.RUNNING,
             settings={"root": str(root), "accept": accept, "reviewer": reviewer},
+            **process_fields(),  # an import killed outright is found and marked interrupted
         )
         s.add(run)
         s.flush()

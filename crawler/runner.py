@@ -38,6 +38,7 @@ from crawler.queries import DogKeywordMode, choose_query, parse_mode
 from crawler.settings import SOURCE_NAMES, parse_sources, scrapy_settings
 from crawler.sources import SOURCES
 from crawler.spider import BreedSpider, CrawlContext
+from db.crawl_runs import record_run_start
 from db.database import Database
 from db.image_dates import DATE_UNKNOWN, TOO_OLD, as_utc, parse_unknown
 from db.models import Breed, CrawlRun, Image, RunStatus, utcnow
@@ -73,6 +74,7 @@ class CrawlOptions:
     # ``unknown_date`` keep | drop says what happens to images whose upload date is unknown.
     uploaded_after: datetime | None = None
     unknown_date: str = "drop"
+    started_by: str | None = None  # who started it, recorded with the run (the app's reviewer)
     scrapy_overrides: dict[str, Any] = field(default_factory=dict)
 
 
@@ -234,30 +236,28 @@ def run_crawl(
         with db.session() as s:
             s.execute(update(Breed).where(Breed.id == job.breed_id).values(dog_keyword=True))
 
-    with db.session() as s:
-        run = CrawlRun(
-            kind="crawl",
-            status=RunStatus.RUNNING,
-            settings={
-                "breeds": sorted(jobs),
-                "per_breed": options.per_breed,
-                "sources": settings["BREEDBENCH_SOURCES"],
-                "disabled_sources": disabled,
-                "dog_keyword": str(mode),
-                "min_side": settings["BREEDBENCH_MIN_SIDE"],
-                "max_bytes": settings["BREEDBENCH_MAX_BYTES"],
-                "max_pixels": settings["BREEDBENCH_MAX_PIXELS"],
-                "allow_hosts": settings["BREEDBENCH_ALLOW_HOSTS"],
-                "max_requests_per_source": settings["BREEDBENCH_MAX_REQUESTS_PER_SOURCE"],
-                "max_bad_pages": settings["BREEDBENCH_MAX_BAD_PAGES"],
-                "user_agent": settings["USER_AGENT"],
-                "uploaded_after": settings["BREEDBENCH_UPLOADED_AFTER"],
-                "unknown_date": settings["BREEDBENCH_UNKNOWN_DATE"],
-            },
-        )
-        s.add(run)
-        s.flush()
-        run_id = run.id
+    run_id = record_run_start(  # refused while another crawl runs (db.crawl_runs)
+        db,
+        "crawl",
+        {
+            "breeds": sorted(jobs),
+            "per_breed": options.per_breed,
+            "needed": {slug: job.needed for slug, job in sorted(jobs.items())},
+            "sources": settings["BREEDBENCH_SOURCES"],
+            "disabled_sources": disabled,
+            "dog_keyword": str(mode),
+            "min_side": settings["BREEDBENCH_MIN_SIDE"],
+            "max_bytes": settings["BREEDBENCH_MAX_BYTES"],
+            "max_pixels": settings["BREEDBENCH_MAX_PIXELS"],
+            "allow_hosts": settings["BREEDBENCH_ALLOW_HOSTS"],
+            "max_requests_per_source": settings["BREEDBENCH_MAX_REQUESTS_PER_SOURCE"],
+            "max_bad_pages": settings["BREEDBENCH_MAX_BAD_PAGES"],
+            "user_agent": settings["USER_AGENT"],
+            "uploaded_after": settings["BREEDBENCH_UPLOADED_AFTER"],
+            "unknown_date": settings["BREEDBENCH_UNKNOWN_DATE"],
+            **({"started_by": options.started_by} if options.started_by else {}),
+        },
+    )
     context = CrawlContext(
         db=db,
         run_id=run_id,

@@ -28,6 +28,7 @@ SECTIONS = {
     ],
     "Dataset": [
         st.Page(PAGES / "breeds.py", title="Breeds overview", icon=":material/table_chart:"),
+        st.Page(PAGES / "crawls.py", title="Crawls", icon=":material/travel_explore:"),
     ],
     "Models & evaluations": [
         st.Page(PAGES / "models.py", title="Models", icon=":material/monitoring:"),

@@ -28,6 +28,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -56,6 +57,8 @@ TABLE_CALIBRATION_IMAGES = "calibration_images"
 TABLE_EVAL_RUNS = "eval_runs"
 TABLE_PREDICTIONS = "predictions"
 TABLE_LABEL_CHECKS = "label_checks"
+IX_ONE_RUNNING_CRAWL = "ux_crawl_runs_one_running_crawl"
+ONE_RUNNING_CRAWL_WHERE = "status = 'running' AND kind = 'crawl'"
 
 
 def utcnow() -> datetime:
@@ -138,6 +141,17 @@ class CrawlRun(Base):
     refused by reason, ...), so that a crawl can be explained afterwards."""
 
     __tablename__ = TABLE_CRAWL_RUNS
+    __table_args__ = (
+        # One crawl at a time per database, whoever starts it: a second running crawl row is
+        # refused by the database itself (``db.crawl_runs``).
+        Index(
+            IX_ONE_RUNNING_CRAWL,
+            "kind",
+            unique=True,
+            sqlite_where=text(ONE_RUNNING_CRAWL_WHERE),
+            postgresql_where=text(ONE_RUNNING_CRAWL_WHERE),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(20), default="crawl")  # crawl | import
@@ -148,6 +162,11 @@ class CrawlRun(Base):
     )
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     stats: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The process doing the run (``core.processes``): a run left ``running`` by a process that
+    # is gone (killed outright) is found and marked ``interrupted``.
+    pid: Mapped[int | None] = mapped_column(Integer)
+    host: Mapped[str | None] = mapped_column(String(255))
+    process_started: Mapped[float | None] = mapped_column(Float)  # seconds since the epoch
 
 
 class Image(Base):

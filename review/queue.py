@@ -154,3 +154,9 @@ def _cards(session: Session, rows: Sequence) -> list[ImageCard]:  # type: ignore
         )
         for img, slug, name in rows
     ]
+
+
+def has_candidates(session: Session) -> bool:
+    """Any image at all, of any status: a database without one has never been crawled or
+    imported into, and the queue says how to get candidates rather than "nothing left"."""
+    return session.scalar(select(Image.id).limit(1)) is not None

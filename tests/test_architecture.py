@@ -24,7 +24,8 @@ LAYERS: dict[str, frozenset[str]] = {
     "crawler": frozenset({"db", "core"}),
     "review": frozenset({"db", "core"}),
     "evaluator": frozenset({"db", "core"}),
-    "curation_app": frozenset({"review", "evaluator", "db", "core"}),
+    # crawler: its background crawls (never Scrapy at import: checked below).
+    "curation_app": frozenset({"crawler", "review", "evaluator", "db", "core"}),
     "breedbench": frozenset({"curation_app", "crawler", "review", "evaluator", "db", "core"}),
 }
 

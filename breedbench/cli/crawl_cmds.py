@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -10,11 +11,13 @@ from rich.live import Live
 from rich.table import Table
 
 from breedbench.cli.common import console, err_console, open_db
+from core.errors import BreedbenchError
 from db.hashing import NEAR_DUPLICATE_DISTANCE
 from db.image_dates import parse_cutoff, parse_unknown
 
 if TYPE_CHECKING:  # Scrapy is imported when a crawl runs, not on every `breedbench` start
     from crawler.jobs import BreedJob
+    from crawler.progress import CrawlProgressFile
     from crawler.runner import CrawlReport
 
 LIVE_ROWS = 12
@@ -134,16 +137,77 @@ def crawl(
             "states (Openverse results, whose indexed_on only bounds it from above).",
         ),
     ] = "drop",
+    progress_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--progress-file",
+            help="Also keep the progress (run id, each breed's tallies), then the outcome, in "
+            'this JSON file ("status", and "error" when it failed).',
+        ),
+    ] = None,
+    stop_with_parent: Annotated[
+        int | None,
+        typer.Option(
+            "--stop-with-parent",
+            metavar="PID",
+            hidden=True,
+            help="Stop (as Ctrl-C does) when process PID, which started this one, exits; the "
+            "app's background crawls pass their own pid.",
+        ),
+    ] = None,
+    started_by: Annotated[
+        str | None,
+        typer.Option(
+            "--started-by",
+            metavar="NAME",
+            help="Who started the crawl, recorded with the run (the app passes the reviewer).",
+        ),
+    ] = None,
 ) -> None:
     """Crawl the image-search APIs until each breed has its images (pending + accepted).
 
     Rejected images do not count, so running it again after a review round tops breeds up.
-    Ctrl-C stops cleanly; the next crawl continues where this one stopped.
+    Ctrl-C stops cleanly; the next crawl continues where this one stopped. One crawl at a time
+    per database: a second one is refused, naming the one running.
 
     Example: breedbench crawl --breed boxer --breed pug --per-breed 20
     """
     parse_unknown(unknown_date)  # bad values stop before anything is opened
     cutoff = parse_cutoff(uploaded_after) if uploaded_after else None
+    from crawler.progress import CrawlProgressFile
+
+    job = None if progress_file is None else CrawlProgressFile(progress_file)
+    if stop_with_parent is not None:
+        from core.lifeline import stop_with_parent as watch_parent
+
+        watch_parent(stop_with_parent)
+    try:
+        _crawl(
+            ctx, breed, per_breed, source, dog_keyword, min_size, started_by, job, cutoff,
+            unknown_date,
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        if job is not None:
+            job.outcome("interrupted")
+        raise
+    except Exception as exc:
+        if job is not None:  # the app reads why from the file; the output says it too
+            job.outcome("failed", error=str(exc) if isinstance(exc, BreedbenchError) else repr(exc))
+        raise
+
+
+def _crawl(
+    ctx: typer.Context,
+    breed: list[str] | None,
+    per_breed: int | None,
+    source: list[str] | None,
+    dog_keyword: str | None,
+    min_size: int | None,
+    started_by: str | None,
+    job: CrawlProgressFile | None,
+    cutoff: datetime | None,
+    unknown_date: str,
+) -> None:
     db = open_db(ctx)
     if not db.settings.contact:
         err_console.print(
@@ -161,6 +225,7 @@ def crawl(
         min_size=min_size,
         uploaded_after=cutoff,
         unknown_date=unknown_date,
+        started_by=(started_by or "").strip() or None,
     )
     control = CrawlControl(
         on_stop=lambda: err_console.print(
@@ -170,9 +235,11 @@ def crawl(
     )
     jobs_view: list[BreedJob] = []
 
-    def on_progress(job: BreedJob) -> None:
+    def on_progress(changed: BreedJob) -> None:
         if not jobs_view and control.context is not None:
             jobs_view.extend(control.context.jobs.values())
+        if job is not None and control.context is not None:
+            job.update(control.context.run_id, jobs_view)
 
     with Live(
         get_renderable=lambda: progress_table(jobs_view),
@@ -181,11 +248,15 @@ def crawl(
         transient=True,
     ):
         report = run_crawl(db, options, on_progress=on_progress, control=control)
+    if job is not None:
+        job.update(report.run_id, report.jobs, force=True)
     for name, why in report.disabled_sources.items():
         if name not in report.sources:  # turned off before the crawl (no key, ...)
             err_console.print(f"Note: source {name} did not run: {why}", markup=False)
     if not report.jobs:
         console.print("Every selected breed already has its images; nothing to crawl.")
+        if job is not None:
+            job.outcome(str(report.status), run_id=report.run_id)
         return
     console.print(report_table(report))
     stored = sum(j.stored for j in report.jobs)
@@ -193,6 +264,9 @@ def crawl(
         f"{stored} images stored in crawl run {report.run_id} ({report.status}).", soft_wrap=True
     )
     _report_sources(report)
+    if job is not None:  # last: whoever reads the outcome there finds the output complete
+        console.file.flush()
+        job.outcome(str(report.status), run_id=report.run_id)
 
 
 def _report_sources(report: CrawlReport) -> None:

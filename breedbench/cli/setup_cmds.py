@@ -13,8 +13,8 @@ from breedbench.cli.breed_cmds import breeds_app
 from breedbench.cli.common import console, new_app, open_db
 from core.errors import BreedbenchError
 from crawler.queries import choose_query, parse_mode
+from db import crawl_runs, migrate, queries
 from db import fsck as store_check
-from db import migrate, queries
 from db.breed_list import add_entries, is_empty, read_breed_csv
 from db.seed import seed_breeds
 
@@ -167,10 +167,19 @@ def fsck(
 ) -> None:
     """Check the image store against the database: orphan files, rows without files, hash
     mismatches, missing thumbnails, leftover temporary files. Exit code 1 while problems remain.
+    Crawl runs left running by a process that is gone (killed) are marked interrupted.
 
     Example: breedbench fsck --repair
     """
     db = open_db(ctx)
+    with db.session() as s:  # a run whose process is gone will never end by itself
+        reaped = crawl_runs.reap_dead_runs(s)
+    for run in reaped:
+        console.print(
+            f"{run.kind.capitalize()} run {run.run_id} was left running {run.where}, which is "
+            "gone: marked interrupted (the images it stored are kept).",
+            soft_wrap=True,
+        )
     with db.session() as s:
         report = store_check.check_store(s, db.store, repair=repair, verify=not quick)
     checked = f"{report.verified} originals hashed" if not quick else "sizes compared"

@@ -7,7 +7,7 @@ import streamlit as st
 
 from core.errors import BreedbenchError
 from core.text import plain
-from curation_app import ui
+from curation_app import crawl_ui, ui
 from curation_app.state import get_database
 from review.date_spread import stored_date_spread
 from review.overview import HIGH_REJECT_RATE, MIN_REVIEWED, breeds_overview, use_dog_keyword
@@ -117,3 +117,24 @@ st.caption(
         else "."
     )
 )
+st.subheader("Top up")
+st.caption(
+    "Crawl the image-search APIs in the background until the chosen breeds (none chosen: every "
+    "breed under its target) have their target of pending + accepted images; follow it on the "
+    "Crawls page. The same as `breedbench crawl`."
+)
+crawl_reviewer = crawl_ui.crawl_reviewer(key="top_up_reviewer")
+if crawl_reviewer is not None:
+    under = [r for r in by_slug.values() if r.counts.accepted + r.counts.pending < r.counts.target]
+    with st.form("top_up"):
+        chosen_breeds = st.multiselect(
+            "Breeds", sorted(by_slug), key="top_up_breeds", placeholder="Every breed under its "
+            "target", format_func=lambda s: by_slug[s].counts.name,
+        )  # fmt: skip
+        started = st.form_submit_button(
+            f"Top up ({len(under)} breeds under target)", type="primary"
+        )
+    if started:
+        crawl_ui.start(db, crawl_reviewer, chosen_breeds or None, None)
+        st.rerun()
+crawl_ui.show_message()

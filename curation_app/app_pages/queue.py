@@ -7,19 +7,23 @@ from sqlalchemy.orm import Session
 
 from core.errors import BreedbenchError
 from core.text import plain
-from curation_app import ui
+from curation_app import crawl_ui, ui
 from curation_app.state import get_database, get_settings
 from curation_app.text import safe_link
 from db.models import Decision
 from review import images
 from review.decisions import REJECT_REASONS, breed_choices, decide, reason_label, undo_last
-from review.queue import ImageCard, cards_by_id, next_images, pending_count
+from review.queue import ImageCard, cards_by_id, has_candidates, next_images, pending_count
 
 PREFETCH = 4  # review copies made ahead of the reviewer
 
+db = get_database()
+with db.session() as s:
+    if not has_candidates(s):  # a new database: how to get candidates, not "nothing left"
+        crawl_ui.first_run(db)
+        st.stop()
 reviewer = ui.require_reviewer()
 settings = get_settings()
-db = get_database()
 with db.session() as s:
     breeds = breed_choices(s)
 labels = {b.id: b.label for b in breeds}

@@ -30,6 +30,8 @@ JSON), so that tests can check a crawl reads past each of them, and asks for eac
 ``GET /_log`` returns every request seen (path, time, User-Agent, Authorization);
 ``POST /_catalog`` (``{query: [path or URL, ...]}``) adds queries to the catalog for a test;
 ``GET /redirect?to=URL`` answers 302 to any URL (how a hostile image host would redirect).
+``GET /img/held/GATE/N.jpg`` answers a good image only once ``POST /_release?gate=GATE`` has
+been called (or after a minute): a crawl that is still running when a test looks at it.
 
 ``CountingServer`` is a tiny image host bound to another loopback address (``127.0.0.2``): the
 address guard's tests point results and redirects at it and check that it was never reached.
@@ -38,6 +40,7 @@ address guard's tests point results and redirects at it and check that it was ne
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import math
@@ -258,6 +261,7 @@ class MockApp:
         self.log: list[dict[str, Any]] = []
         self.hits: dict[str, int] = {}
         self.extra: dict[str, list[str]] = {}  # queries added by POST /_catalog
+        self.gates: dict[str, asyncio.Event] = {}  # /img/held/GATE/...: opened by /_release
 
     def base(self, request: web.Request) -> str:
         return f"http://{request.host}"
@@ -282,6 +286,8 @@ class MockApp:
         r = app.router
         r.add_get("/_log", self.get_log)
         r.add_post("/_catalog", self.add_catalog)
+        r.add_post("/_release", self.release)
+        r.add_get("/img/held/{gate}/{n:\\d+}.jpg", self.held)
         r.add_get("/redirect", self.redirect)
         r.add_get("/robots.txt", self.robots)
         r.add_get("/openverse/v1/images/", self.openverse)
@@ -302,6 +308,20 @@ class MockApp:
     async def add_catalog(self, request: web.Request) -> web.Response:
         self.extra.update(await request.json())
         return web.json_response(sorted(self.extra))
+
+    def gate(self, name: str) -> asyncio.Event:
+        return self.gates.setdefault(name, asyncio.Event())
+
+    async def release(self, request: web.Request) -> web.Response:
+        self.gate(request.query["gate"]).set()
+        return web.json_response(sorted(self.gates))
+
+    async def held(self, request: web.Request) -> web.Response:
+        with contextlib.suppress(TimeoutError):  # a test that never released: serve anyway
+            await asyncio.wait_for(self.gate(request.match_info["gate"]).wait(), 60)
+        return web.Response(
+            body=self.images.get("good", int(request.match_info["n"])), content_type="image/jpeg"
+        )
 
     async def redirect(self, request: web.Request) -> web.Response:
         raise web.HTTPFound(request.query["to"])
@@ -658,6 +678,14 @@ class MockServer:
             if e["path"] == "/openverse/v1/images/" and params.get("q") == [query]:
                 asked[int(params.get("page", ["1"])[0])] += 1
         return asked
+
+    def release(self, gate: str) -> None:
+        """Let the held images of ``gate`` (``/img/held/GATE/N.jpg``) be served."""
+        import urllib.request
+
+        post = urllib.request.Request(f"{self.url}/_release?gate={gate}", data=b"", method="POST")
+        with urllib.request.urlopen(post) as fh:
+            fh.read()
 
     def add_catalog(self, entries: dict[str, list[str]]) -> None:
         """Make the APIs answer these queries with these paths (or full URLs)."""
