@@ -329,3 +329,6 @@ class Prediction(Base):
     rank: Mapped[int | None] = mapped_column(Integer)  # 1-based rank of the true breed in top-5
     top5: Mapped[list[Any]] = mapped_column(default=list)
     latency_ms: Mapped[float | None] = mapped_column()
+    # A run cropped by a detector: {"box": [left, top, right, bottom] px, "size": [w, h],
+    # "score", "dog": normalised box}; None when the image was classified whole.
+    crop: Mapped[dict[str, Any] | None] = mapped_column()

@@ -11,6 +11,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +27,7 @@ class PredictionRecord:
     top5: list[tuple[int, float]]  # (breed id, probability), best first
     rank: int | None  # 1-based rank of the true breed among the top 5, else None
     latency_ms: float
+    crop: dict[str, Any] | None = None  # a cropped run: the box the classifier saw (None: whole)
 
 
 def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float, float]:
