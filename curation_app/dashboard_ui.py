@@ -7,10 +7,13 @@ Charts are Altair specs rendered by Streamlit's bundled Vega: nothing is fetched
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import altair as alt
 import pandas as pd
 import streamlit as st
+from PIL import Image as PILImage
+from PIL import ImageDraw
 
 from core.text import plain
 from curation_app.state import get_database
@@ -18,6 +21,7 @@ from curation_app.ui import REVIEWER_KEY
 from db.database import Database
 from evaluator import dashboard as ev
 from evaluator.dashboard import BreedResult, HistoryPoint, RunSummary, TradeoffRow
+from evaluator.detection import box_on
 
 RUN_PARAM = "run"
 
@@ -110,10 +114,10 @@ def trade_off_frame(rows: Sequence[TradeoffRow], depth: dict[int, int]) -> pd.Da
     deltas = ev.top1_delta_vs_parent(rows)
     out = []
     for t in rows:
-        delta = deltas.get(t.version.id)
+        delta = None if t.crop is not None else deltas.get(t.version.id)
         out.append(
             {
-                "version": ("↳ " * depth.get(t.version.id, 0)) + t.version.version,
+                "version": ("↳ " * depth.get(t.version.id, 0)) + t.label,
                 "format": t.version.format,
                 "quantization": t.quantization,
                 "size": megabytes(t.size_bytes),
@@ -136,7 +140,7 @@ def trade_off_frame(rows: Sequence[TradeoffRow], depth: dict[int, int]) -> pd.Da
 def trade_off_chart(rows: Sequence[TradeoffRow]) -> alt.LayerChart | None:
     data = [
         {
-            "version": t.version.version,
+            "version": t.label,
             "size (MB)": t.size_bytes / 1e6,
             "top-1": t.top[1].rate,
             "low": t.top[1].lo,
@@ -220,12 +224,30 @@ def query_run_id() -> int | None:
     return int(raw) if raw and str(raw).isdigit() else None
 
 
-def show_thumbnail(db: Database, thumb_path: str | None, caption: str | None = None) -> None:
+def show_thumbnail(
+    db: Database,
+    thumb_path: str | None,
+    caption: str | None = None,
+    crop: dict[str, Any] | None = None,
+) -> None:
+    """The stored thumbnail; with ``crop`` (a cropped run's prediction) the box the
+    classifier was given drawn on it."""
     if thumb_path and db.store.exists(thumb_path):
         shown = None if caption is None else plain(caption)
-        st.image(str(db.store.absolute(thumb_path)), caption=shown, width="stretch")
+        path = str(db.store.absolute(thumb_path))
+        st.image(path if crop is None else boxed(path, crop), caption=shown, width="stretch")
     else:
         st.caption("(no thumbnail in the store)")
+
+
+def boxed(path: str, crop: dict[str, Any]) -> PILImage.Image:
+    """The picture at ``path`` with a crop's box drawn on it (the thumbnail is upright, as the
+    box's pixels are)."""
+    img = PILImage.open(path).convert("RGB")
+    box = box_on(crop, img.width, img.height)
+    width = max(2, round(min(img.size) / 80))
+    ImageDraw.Draw(img).rectangle(box, outline=(255, 64, 0), width=width)
+    return img
 
 
 def reviewer_name() -> str | None:

@@ -368,6 +368,9 @@ class Prediction(Base):
     # The model's probability of every breed it predicts, as float16 bytes in the run's
     # ``prob_breed_ids`` order (``db.probabilities``): what label-error ranking reads.
     probs: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # A run cropped by a detector: {"box": [left, top, right, bottom] px, "size": [w, h],
+    # "score", "dog": normalised box}; None when the image was classified whole.
+    crop: Mapped[dict[str, Any] | None] = mapped_column()
 
 
 class LabelCheck(Base):

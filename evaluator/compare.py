@@ -9,6 +9,7 @@ difference of two rates with overlapping intervals cannot.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -60,6 +61,9 @@ class Comparison:
     # k → (images right within the top-k in A, in B), on the shared images: counts, so a
     # report can give each rate its interval
     correct: dict[int, tuple[int, int]] = field(default_factory=dict)
+    # Each run's crop settings (evaluate --crop), None for a run classified uncropped.
+    crop_a: dict[str, Any] | None = None
+    crop_b: dict[str, Any] | None = None
 
     @property
     def delta_top1(self) -> float:
@@ -90,7 +94,8 @@ def _preds(session: Session, run_id: int) -> dict[int, tuple[int, int | None, in
 
 def compare_runs(session: Session, run_a: int, run_b: int) -> Comparison:
     """Compare run B against run A (A is the reference: "fixed" means B got it right)."""
-    a, b = get_run(session, run_a).summary, get_run(session, run_b).summary
+    detail_a, detail_b = get_run(session, run_a), get_run(session, run_b)
+    a, b = detail_a.summary, detail_b.summary
     pa, pb = _preds(session, run_a), _preds(session, run_b)
     shared = sorted(set(pa) & set(pb))
     breeds = session.execute(select(Breed.id, Breed.slug, Breed.name)).all()
@@ -141,4 +146,28 @@ def compare_runs(session: Session, run_a: int, run_b: int) -> Comparison:
         p_value=mcnemar_exact(len(fixed), len(broken)),
         per_breed=per_breed,
         correct={k: (count(pa, k), count(pb, k)) for k in (1, 3, 5)},
+        crop_a=detail_a.settings.get("crop"),
+        crop_b=detail_b.settings.get("crop"),
+    )
+
+
+def crop_verdict(c: Comparison, alpha: float = 0.05) -> str | None:
+    """Answers "did the crop help?" when one run is the other's version cropped by a detector (the
+    other uncropped): the answer from the discordant images, by McNemar's test. None for any
+    other pair of runs."""
+    if c.run_a.version_id != c.run_b.version_id or (c.crop_a is None) == (c.crop_b is None):
+        return None
+    crop = c.crop_a or c.crop_b or {}
+    # Fixed/broken are B against A; said here as cropped against uncropped.
+    helped, hurt = (len(c.fixed), len(c.broken)) if c.crop_b else (len(c.broken), len(c.fixed))
+    delta = c.delta_top1 if c.crop_b else -c.delta_top1
+    if c.p_value >= alpha:
+        answer = "no difference beyond chance"
+    else:
+        answer = "yes" if helped > hurt else "no, it hurt"
+    return (
+        f"Did the crop help? {answer}: cropping by {crop.get('detector')} (margin "
+        f"{crop.get('margin')}, {crop.get('policy')} box) changed top-1 by "
+        f"{100 * delta:+.1f} points; {helped} images right only when cropped, {hurt} only "
+        f"when whole, McNemar p = {c.p_value:.4g}."
     )

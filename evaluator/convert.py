@@ -626,6 +626,11 @@ def plan_conversion(
     request.validate()
     with db.session() as s:
         parent = get_version(s, ref)
+    if parent.is_detector:
+        raise BreedbenchError(
+            f"{parent.ref} is a detector: convert derives classifiers (register a converted "
+            'detector with models add and a kind = "detector" spec)'
+        )
     check_convertible(parent, request)
     version_name = new_version or default_version_name(parent.version, request)
     with db.session() as s:

@@ -125,16 +125,21 @@ def history(session: Session, model: str) -> list[HistoryPoint]:
 
 
 def trade_offs(session: Session, model: str) -> list[TradeoffRow]:
-    """One row per version, in version-tree order (parent first, then what was made from it)."""
-    rows = {r.version.id: r for r in tradeoff_rows(session, model)}
-    return [rows[node.info.id] for node in version_tree(session, model) if node.info.id in rows]
+    """One row per version, in version-tree order (parent first, then what was made from it);
+    a version's row with its detector (a cropped run) follows its own."""
+    rows: dict[int, list[TradeoffRow]] = {}
+    for r in tradeoff_rows(session, model):
+        rows.setdefault(r.version.id, []).append(r)
+    return [r for node in version_tree(session, model) for r in rows.get(node.info.id, [])]
 
 
 def top1_delta_vs_parent(rows: Sequence[TradeoffRow]) -> dict[int, float]:
     """Version id → top-1 minus its parent's, when both latest runs used the same image set."""
-    by_id = {r.version.id: r for r in rows}
+    by_id = {r.version.id: r for r in rows if r.crop is None}
     out: dict[int, float] = {}
     for r in rows:
+        if r.crop is not None:
+            continue
         parent = by_id.get(r.version.parent_id) if r.version.parent_id else None
         if (
             parent is not None

@@ -11,6 +11,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -28,6 +29,7 @@ class PredictionRecord:
     latency_ms: float
     # Every breed's probability, packed (``db.probabilities``), in the run's breed order.
     probs: bytes | None = None
+    crop: dict[str, Any] | None = None  # a cropped run: the box the classifier saw (None: whole)
 
 
 def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float, float]:

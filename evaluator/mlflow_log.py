@@ -164,6 +164,9 @@ def mlflow_run(detail: RunDetail, version_sha256: str, lineage_refs: list[str]) 
         "machine": settings.get("machine"),
         "latency_method": describe_latency(detail.metrics),
     }
+    crop = settings.get("crop")
+    if crop:  # evaluate --crop DETECTOR: the crop is part of what was measured
+        params.update({f"crop_{k}": crop.get(k) for k in ("detector", "margin", "policy")})
     tags = {
         TAG_RUN_ID: str(s.id),
         TAG_RUN_KEY: run_key(s.id, version_sha256, s.started_at),

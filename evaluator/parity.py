@@ -275,6 +275,9 @@ def plan_parity(db: Database, ref_a: str, ref_b: str, limit: int | None) -> Pari
     """
     with db.session() as s:
         va, vb = get_version(s, ref_a), get_version(s, ref_b)
+    for v in (va, vb):
+        if v.is_detector:
+            raise BreedbenchError(f"{v.ref} is a detector: parity compares classifiers' outputs")
     images, excluded = parity_images(db, [va, vb], limit)
     if not images:
         raise BreedbenchError(

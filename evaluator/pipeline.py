@@ -13,6 +13,12 @@ TensorFlow and LiteRT release the GIL), so the model rarely waits. Prepared inpu
 with the same resize skips decoding (the scale/offset is applied after the cache, so it may
 differ).
 
+With ``crop`` (``evaluate CLASSIFIER --crop DETECTOR``) each image is decoded once, the detector
+finds its dog box (``evaluator.detection``; answers cached on disk per detector) and the image is
+cropped to it before the classifier's own preprocessing (``cropped_batches``); the crop settings
+are part of the run's preprocessing hash and of the input cache's folder, and each prediction
+keeps its crop.
+
 Nothing is written until the end: the run and all its predictions go in one transaction, so an
 interrupted or failed evaluation leaves no half-recorded run.
 """
@@ -51,14 +57,16 @@ from db.models import (
     utcnow,
 )
 from db.probabilities import pack_probs
+from evaluator import detection
 from evaluator.calibration import calibration_image_ids
 from evaluator.labels import LabelMap, build_label_map
 from evaluator.latency import BatchTime, summarise
 from evaluator.metrics import PredictionRecord, compute_metrics
-from evaluator.preprocess import normalise, prepare
+from evaluator.preprocess import decode_rgb, normalise, prepare, prepare_decoded
 from evaluator.progress import ProgressSink
 from evaluator.registry import VersionInfo, get_version
 from evaluator.runners import Item, Runner
+from evaluator.runners.detector import DetectorRunner
 from evaluator.spec import ModelSpec, preprocessing_hash
 
 DEFAULT_BATCH = 32
@@ -202,10 +210,17 @@ def prepare_workers() -> int:
     return max(1, (os.cpu_count() or 1) - 1)
 
 
-def cache_root(db: Database, spec: ModelSpec) -> Path | None:
+def cache_root(
+    db: Database, spec: ModelSpec, crop: detection.CropOptions | None = None
+) -> Path | None:
     if spec.input.kind == "jpeg_bytes":
-        return None  # nothing to save: the graph decodes the bytes itself
-    return db.settings.data_dir / "cache" / "inputs" / preprocessing_hash(spec)
+        return None  # nothing to save: the graph decodes the bytes itself (a crop's too)
+    return db.settings.data_dir / "cache" / "inputs" / run_preprocessing_hash(spec, crop)
+
+
+def run_preprocessing_hash(spec: ModelSpec, crop: detection.CropOptions | None) -> str:
+    """The classifier's preprocessing, and the crop before it when there is one."""
+    return preprocessing_hash(spec, None if crop is None else crop.key)
 
 
 def prepared_batches(
@@ -317,6 +332,8 @@ class EvalPlan:
     include_calibration: bool
     started: datetime
     uploaded_after: datetime | None = None  # only images uploaded at or after it
+    crop: detection.CropOptions | None = None  # evaluate --crop DETECTOR
+    detector: VersionInfo | None = None
 
 
 @dataclass(frozen=True)
@@ -337,6 +354,8 @@ class Scored:
     evaluated: list[EvalImage] = field(default_factory=list)
     undecodable: list[int] = field(default_factory=list)
     timings: list[BatchTime] = field(default_factory=list)  # every model call, in order
+    detections: detection.DetectionPass | None = None  # a cropped run's detection pass
+    crops: dict[str, dict[str, Any] | None] = field(default_factory=dict)  # by sha256
 
 
 def evaluate(
@@ -351,11 +370,17 @@ def evaluate(
     progress: ProgressSink | None = None,
     runner: Runner | None = None,
     uploaded_after: datetime | None = None,
+    crop: str | VersionInfo | None = None,
+    crop_margin: float = detection.DEFAULT_MARGIN,
+    crop_policy: str = detection.DEFAULT_POLICY,
+    detector: DetectorRunner | None = None,
 ) -> EvalOutcome:
     """Evaluate a model version (``NAME`` or ``NAME:VERSION``) and record one finished run.
 
-    ``runner`` replaces the model (tests). Raises ``BreedbenchError`` before anything is recorded
-    when the model, its spec or the image set is unusable.
+    ``crop`` names a detector version: each image is cropped to its dog box first
+    (``evaluator.detection``). ``runner`` and ``detector`` replace the models (tests). Raises
+    ``BreedbenchError`` before anything is recorded when the model, its spec or the image set
+    is unusable.
     """
     plan = plan_evaluation(
         db,
@@ -366,7 +391,12 @@ def evaluate(
         include_calibration=include_calibration,
         use_cache=use_cache,
         uploaded_after=uploaded_after,
+        crop=crop,
+        crop_margin=crop_margin,
+        crop_policy=crop_policy,
     )
+    detections = detection.DetectionPass() if plan.crop is not None else None
+    crops: dict[str, dict[str, Any] | None] = {}  # filled as a cropped run goes
     load_ms = None  # a runner handed in was loaded elsewhere
     if runner is None:
         stored = plan.version.open(db.settings)  # verified (sha256, ops) before it is loaded
@@ -375,11 +405,17 @@ def evaluate(
         load_ms = (time.perf_counter() - t_load) * 1000
     cache = InputCache(plan.cache_dir)
     t0 = time.perf_counter()
+    source = None
+    if detections is not None:
+        source = cropped_batches(
+            db, plan, cache, runner.max_batch, detections, crops, use_cache, detector
+        )
     try:
-        with closing(predict(db, plan, runner, cache, progress)) as batches:
-            scored = score(batches, plan.label_map, plan.spec)
+        with closing(predict(db, plan, runner, cache, progress, source)) as batches:
+            scored = score(batches, plan.label_map, plan.spec, crops)
     finally:
         runner.close()
+    scored.detections, scored.crops = detections, crops
     wall = time.perf_counter() - t0
     if not scored.records:
         raise BreedbenchError(f"none of the {len(plan.selection.images)} images could be decoded")
@@ -398,15 +434,35 @@ def plan_evaluation(
     include_calibration: bool = False,
     use_cache: bool = True,
     uploaded_after: datetime | None = None,
+    crop: str | VersionInfo | None = None,
+    crop_margin: float = detection.DEFAULT_MARGIN,
+    crop_policy: str = detection.DEFAULT_POLICY,
 ) -> EvalPlan:
     """The version, its images and how to run it. Each of threads and batch comes from the first
     of: the argument, the spec's ``[runtime]``, the settings, the default.
 
-    Raises ``BreedbenchError`` when no accepted image is left to evaluate.
+    Raises ``BreedbenchError`` when no accepted image is left to evaluate, when the version is a
+    detector, or when ``crop`` is not one.
     """
     started = utcnow()
     with db.session() as s:
         version = ref.usable() if isinstance(ref, VersionInfo) else get_version(s, ref)
+        if version.is_detector:
+            raise BreedbenchError(
+                f"{version.ref} is a detector: it finds dogs, it does not tell breeds; crop a "
+                f"classifier's images with it: breedbench evaluate CLASSIFIER --crop {version.ref}"
+            )
+        detector_version = None
+        if crop is not None:
+            detector_version = (
+                crop.usable() if isinstance(crop, VersionInfo) else get_version(s, crop)
+            )
+            if not detector_version.is_detector:
+                raise BreedbenchError(
+                    f"--crop {detector_version.ref}: that version is a classifier, not a "
+                    'detector (register one with kind = "detector", e.g. --preset '
+                    "tflite-detection-postprocess)"
+                )
         spec = version.spec
         label_map = build_label_map(s, spec)
         selection = select_images(
@@ -429,6 +485,16 @@ def plan_evaluation(
             f"{version.ref} predicts (review some first: breedbench review)"
         )
     cfg = db.settings
+    options = None
+    if detector_version is not None:
+        options = detection.CropOptions(
+            detector_ref=detector_version.ref,
+            detector_version_id=detector_version.id,
+            detector_sha256=detector_version.sha256,
+            detector_spec=detector_version.spec.to_dict(),
+            margin=float(crop_margin),
+            policy=crop_policy,
+        )
     return EvalPlan(
         version=version,
         spec=spec,
@@ -436,12 +502,134 @@ def plan_evaluation(
         selection=selection,
         threads=threads or spec.runtime.threads or cfg.eval_threads or os.cpu_count() or 1,
         batch=batch or spec.runtime.batch or cfg.eval_batch or DEFAULT_BATCH,
-        cache_dir=cache_root(db, spec) if use_cache and cfg.eval_cache else None,
+        cache_dir=cache_root(db, spec, options) if use_cache and cfg.eval_cache else None,
         limit=limit,
         include_calibration=include_calibration,
         started=started,
         uploaded_after=uploaded_after,
+        crop=options,
+        detector=detector_version,
     )
+
+
+def cropped_batches(
+    db: Database,
+    plan: EvalPlan,
+    cache: InputCache,
+    batch: int,
+    found: detection.DetectionPass,
+    crops: dict[str, dict[str, Any] | None],
+    use_cache: bool = True,
+    detector: DetectorRunner | None = None,
+) -> Iterator[tuple[list[EvalImage], list[Item | None]]]:
+    """``prepared_batches`` for a cropped run, in one pass: each image is decoded once (in the
+    pool), the detector runs on it in this thread (unless its answer is cached), and the crop
+    is cut and prepared for the classifier in the pool while the detector goes on with the next
+    image. ``found`` and ``crops`` (by sha256) are filled as images go by.
+
+    The detector's answers are cached on disk per detector unless ``use_cache`` is off; the
+    detector is loaded (verified like any model) only when an image is not in that cache.
+    """
+    assert plan.crop is not None and plan.detector is not None
+    options, version = plan.crop, plan.detector
+    det_spec, spec = version.spec, plan.spec
+    use_disk = use_cache and db.settings.eval_cache
+    answers = detection.DetectionCache(
+        detection.cache_root(db.settings.data_dir, options) if use_disk else None
+    )
+    runner: DetectorRunner | None = None
+
+    def ready(item: np.ndarray | bytes) -> Item:
+        return item if isinstance(item, bytes) else normalise(item, spec.input)
+
+    def first(img: EvalImage) -> tuple[str, Any, Any]:
+        """In the pool: the crop's input when the detector's answer is known, else the
+        decoded picture and the detector's input."""
+        try:
+            hit = answers.get(img.sha256)
+            if hit is not None:
+                crop = detection.crop_for(hit, options)
+                box = None if crop is None else tuple(crop["box"])
+                make = lambda: prepare(db.store.read(img.path), spec.input, box)  # noqa: E731
+                return "known", hit, ready(cache.get(img.sha256, make))
+            picture = decode_rgb(db.store.read(img.path))
+            x = prepare_decoded(picture, det_spec.input)
+        except (BreedbenchError, OSError):
+            return "bad", None, None
+        if isinstance(x, bytes):
+            raise BreedbenchError('a detector takes pixels: its input.kind cannot be "jpeg_bytes"')
+        return "detect", picture, normalise(x, det_spec.input)
+
+    def second(img: EvalImage, picture: Any, crop: dict[str, Any] | None) -> Item:
+        """In the pool: the classifier's input cut from the picture decoded once."""
+        cut = picture if crop is None else picture.crop(tuple(crop["box"]))
+        return ready(cache.get(img.sha256, lambda: prepare_decoded(cut, spec.input)))
+
+    workers = prepare_workers()
+    lookahead = max(4 * batch, 4 * workers)
+    seen: dict[str, detection.ImageDetections] = {}
+    # Crops get a thread of their own: queued behind the decodes running ahead, the batch the
+    # classifier waits for would wait for them too.
+    with (
+        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="crop") as cutter,
+    ):
+        pending: deque[tuple[EvalImage, Future[tuple[str, Any, Any]]]] = deque()
+        out: deque[tuple[EvalImage, Future[Item] | Item | None]] = deque()
+        queue = iter(plan.selection.images)
+        try:
+            while True:
+                while len(pending) < lookahead:
+                    nxt = next(queue, None)
+                    if nxt is None:
+                        break
+                    pending.append((nxt, pool.submit(first, nxt)))
+                if pending:
+                    img, fut = pending.popleft()
+                    kind, value, item = fut.result()
+                    if kind == "known":
+                        found.hits += img.sha256 not in seen
+                        seen[img.sha256] = value
+                        found.found[img.sha256] = value
+                        crops[img.sha256] = detection.crop_for(value, options)
+                        out.append((img, item))
+                    elif kind == "bad":
+                        out.append((img, None))
+                    else:
+                        hit = seen.get(img.sha256)  # the same picture twice in one set
+                        if hit is None:
+                            if runner is None:
+                                runner = detector or version.open(db.settings).detector(
+                                    det_spec, plan.threads
+                                )
+                            t = time.perf_counter()
+                            raw = runner.detect(item)
+                            ms = (time.perf_counter() - t) * 1000
+                            assert det_spec.detector is not None
+                            dogs = detection.dog_boxes(raw, det_spec.detector)
+                            hit = detection.ImageDetections(*value.size, dogs, ms)
+                            answers.put(img.sha256, hit)
+                            seen[img.sha256] = hit
+                            found.runs += 1
+                            found.run_ms.append(ms)
+                        found.found[img.sha256] = hit
+                        crop = detection.crop_for(hit, options)
+                        crops[img.sha256] = crop
+                        out.append((img, cutter.submit(second, img, value, crop)))
+                if len(out) >= batch or (not pending and out):
+                    take = [out.popleft() for _ in range(min(batch, len(out)))]
+                    items = [it.result() if isinstance(it, Future) else it for _, it in take]
+                    yield [img for img, _ in take], items
+                elif not pending:
+                    return
+        finally:
+            for _, f in pending:
+                f.cancel()
+            for _, f in out:
+                if isinstance(f, Future):
+                    f.cancel()
+            if runner is not None:
+                runner.close()
 
 
 def predict(
@@ -450,13 +638,16 @@ def predict(
     runner: Runner,
     cache: InputCache,
     progress: ProgressSink | None = None,
+    source: Iterator[tuple[list[EvalImage], list[Item | None]]] | None = None,
 ) -> Iterator[BatchOutput]:
     """The model's outputs, batch by batch in image order, timed per image. Progress advances
-    once a batch has been scored (when the caller asks for the next one)."""
+    once a batch has been scored (when the caller asks for the next one). ``source`` gives
+    the prepared batches (a cropped run's); by default ``prepared_batches``."""
     images = plan.selection.images
     if progress is not None:
         progress.start(len(images), plan.version.ref)
-    batches = prepared_batches(db, images, plan.spec, cache, runner.max_batch, prepare_workers())
+    workers = prepare_workers()
+    batches = source or prepared_batches(db, images, plan.spec, cache, runner.max_batch, workers)
     with closing(batches):
         for imgs, items in batches:
             pairs = list(zip(imgs, items, strict=True))
@@ -473,21 +664,34 @@ def predict(
                 progress.advance(len(imgs))
 
 
-def score(batches: Iterable[BatchOutput], label_map: LabelMap, spec: ModelSpec) -> Scored:
+def score(
+    batches: Iterable[BatchOutput],
+    label_map: LabelMap,
+    spec: ModelSpec,
+    crops: dict[str, dict[str, Any] | None] | None = None,
+) -> Scored:
     """Each image's top-5 breeds and the rank of its true breed, batch by batch as they come:
     an output that does not fit the labels stops the evaluation at the first batch."""
     scored = Scored()
+    crops = {} if crops is None else crops  # the same dict: a cropped run fills it as it goes
     for b in batches:
         scored.undecodable.extend(b.undecodable)
         if b.outputs is None or not b.images:
             continue
         scored.timings.append(BatchTime(len(b.images), b.per_image_ms * len(b.images)))
+        ranked = score_batch(b.outputs, b.images, label_map, spec)  # checks the output's shape
         probs = breed_probabilities(b.outputs, label_map, spec)
-        for img, (top5, rank), row in zip(
-            b.images, score_batch(b.outputs, b.images, label_map, spec), probs, strict=True
-        ):
+        for img, (top5, rank), row in zip(b.images, ranked, probs, strict=True):
             scored.records.append(
-                PredictionRecord(img.id, img.breed_id, top5, rank, b.per_image_ms, pack_probs(row))
+                PredictionRecord(
+                    img.id,
+                    img.breed_id,
+                    top5,
+                    rank,
+                    b.per_image_ms,
+                    probs=pack_probs(row),
+                    crop=crops.get(img.sha256),
+                )
             )
         scored.evaluated.extend(b.images)
     return scored
@@ -524,13 +728,35 @@ def measure(
         "include_calibration": plan.include_calibration,
         # The freshness cut-off: runs compare like with like only when it is the same.
         "uploaded_after": plan.uploaded_after.isoformat() if plan.uploaded_after else None,
-        "preprocessing_hash": preprocessing_hash(plan.spec),
+        "preprocessing_hash": run_preprocessing_hash(plan.spec, plan.crop),
         "cache_hits": cache.hits,
         "cache_misses": cache.misses,
         "format": plan.version.format,
         "machine": f"{platform.machine()} {platform.system()} {os.cpu_count()} cpu",
     }
+    if plan.crop is not None:
+        settings["crop"] = plan.crop.settings()
+        metrics["crop"] = crop_metrics(plan, scored)
     return metrics, settings
+
+
+def crop_metrics(plan: EvalPlan, scored: Scored) -> dict[str, Any]:
+    """What the detector did in a cropped run: images cropped, fallbacks (no dog found, taken
+    whole), its own latency (apart from the classifier's) and size, the cache's share."""
+    found = scored.detections or detection.DetectionPass()
+    evaluated = scored.evaluated
+    cropped = sum(1 for img in evaluated if scored.crops.get(img.sha256) is not None)
+    # Each image's detector time as measured when the detector ran on it (now or cached).
+    ms = [found.found[img.sha256].detector_ms for img in evaluated if img.sha256 in found.found]
+    size = plan.detector.size_bytes if plan.detector is not None else None
+    return {
+        "detections": cropped,
+        "fallbacks": len(evaluated) - cropped,
+        "detector_latency_ms": detection.latency_summary(ms),
+        "detector_runs": found.runs,
+        "detector_cache_hits": found.hits,
+        "detector_size_bytes": size,
+    }
 
 
 def _model_input(items: list[Item], spec: ModelSpec) -> np.ndarray | list[Item]:
@@ -573,6 +799,7 @@ def record_run(
                     "top5": [[b, round(p, 6)] for b, p in r.top5],
                     "latency_ms": r.latency_ms,
                     "probs": r.probs,
+                    "crop": r.crop,
                 }
                 for r in records
             ],

@@ -81,11 +81,30 @@ def _pil_resize(img: PILImage.Image, width: int, height: int, mode: str) -> PILI
     return img.resize((width, height), resample)
 
 
-def prepare(data: bytes, spec: InputSpec) -> np.ndarray | bytes:
-    """The cacheable part: decode, orient, resize (and crop). JPEG bytes pass through."""
+Crop = tuple[int, int, int, int]  # (left, top, right, bottom) in pixels of the upright image
+
+
+def prepare(data: bytes, spec: InputSpec, crop: Crop | None = None) -> np.ndarray | bytes:
+    """The cacheable part: decode, orient, (crop to a detector's box,) resize. JPEG bytes pass
+    through uncropped; cropped, they are the crop re-encoded."""
     if spec.kind == "jpeg_bytes":
-        return jpeg_for_graph(data)
+        if crop is None:
+            return jpeg_for_graph(data)
+        buf = io.BytesIO()
+        decode_rgb(data).crop(crop).save(buf, "JPEG", quality=JPEG_REENCODE_QUALITY)
+        return buf.getvalue()
     img = decode_rgb(data)
+    if crop is not None:
+        img = img.crop(crop)
+    return prepare_decoded(img, spec)
+
+
+def prepare_decoded(img: PILImage.Image, spec: InputSpec) -> np.ndarray | bytes:
+    """``prepare`` from an image already decoded upright (a detector's pass keeps its size)."""
+    if spec.kind == "jpeg_bytes":
+        buf = io.BytesIO()
+        img.save(buf, "JPEG", quality=JPEG_REENCODE_QUALITY)
+        return buf.getvalue()
     if spec.kind == "image":
         return np.asarray(img, dtype=np.uint8)
     assert spec.size is not None  # validated by the spec

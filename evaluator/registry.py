@@ -46,6 +46,7 @@ from db.models import Model, ModelVersion
 from evaluator import quantization
 from evaluator.labels import build_label_map
 from evaluator.runners import Runner, check_model_file, load_runner
+from evaluator.runners.detector import DetectorRunner, check_detector_file, load_detector
 from evaluator.safety import model_refusals, refusal_message
 from evaluator.spec import ModelSpec
 
@@ -65,6 +66,10 @@ class StoredModel:
     def runner(self, spec: ModelSpec, threads: int | None = None, batch: int = 32) -> Runner:
         """The model loaded from the verified bytes, ready to ``predict``."""
         return load_runner(self.path, self.format, spec, threads, batch, content=self.content)
+
+    def detector(self, spec: ModelSpec, threads: int | None = None) -> DetectorRunner:
+        """The detector loaded from the verified bytes, ready to ``detect``."""
+        return load_detector(self.path, self.format, spec, self.content, threads)
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,10 @@ class VersionInfo:
     @property
     def ref(self) -> str:
         return f"{self.model_name}:{self.version}"
+
+    @property
+    def is_detector(self) -> bool:
+        return self.spec.is_detector
 
     @property
     def quantization_label(self) -> str:
@@ -238,12 +247,16 @@ def register_model(
     with db.session() as s:
         if is_registered(s, name, version):
             raise BreedbenchError(f"{name}:{version} is already registered")
-        build_label_map(s, spec)  # labels that match no breed are refused here
+        if not spec.is_detector:  # a detector has no breed labels
+            build_label_map(s, spec)  # labels that match no breed are refused here
     content = read_model_bytes(path, fmt)
     refused = model_refusals(path, fmt, content)
     if refused and not trusted:
         raise BreedbenchError(refusal_message(refused))
-    problems = check_model_file(path, fmt, spec, content)
+    if spec.is_detector:
+        problems = check_detector_file(path, fmt, spec, content)
+    else:
+        problems = check_model_file(path, fmt, spec, content)
     if problems:
         raise BreedbenchError("; ".join(problems))
     if warn is not None:

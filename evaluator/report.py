@@ -58,6 +58,8 @@ def report_data(session: Session, run_id: int) -> dict[str, Any]:
         # The stored labels (at most 50) as people read them; their count is in ``excluded``.
         "non_breed_class_names": class_names(session, run.excluded.get("non_breed_labels", [])),
         "settings": run.settings,
+        # A cropped run (evaluate --crop): the detector, its crops, fallbacks and own latency.
+        "crop": crop_data(run.settings, run.metrics),
         "per_breed": [
             {**asdict(b), "top1_rate": b.top1_rate, "top5_rate": b.top5_rate}
             for b in breed_results(session, run_id)
@@ -65,6 +67,35 @@ def report_data(session: Session, run_id: int) -> dict[str, Any]:
         "confusions": [asdict(c) for c in confusions(session, run_id)],
         "images": [p.record() for p in predictions(session, run_id)],
     }
+
+
+def crop_data(settings: dict[str, Any], metrics: dict[str, Any]) -> dict[str, Any] | None:
+    """The crop's settings and what the detector did; None for a run classified uncropped."""
+    if not settings.get("crop"):
+        return None
+    return {**settings["crop"], **(metrics.get("crop") or {})}
+
+
+def crop_summary(settings: dict[str, Any], metrics: dict[str, Any]) -> str | None:
+    """One line: which detector cropped, how many images it found a dog in, the fallbacks,
+    and its latency apart from the classifier's."""
+    c = crop_data(settings, metrics)
+    if c is None:
+        return None
+    lat = c.get("detector_latency_ms")
+    timing = (
+        f"detector latency p50 {lat['p50']:.2f} ms, p95 {lat['p95']:.2f} ms per image "
+        "(apart from the classifier's)"
+        if lat
+        else "no detector latency measured"
+    )
+    runs, hits = c.get("detector_runs", 0), c.get("detector_cache_hits", 0)
+    return (
+        f"Cropped by {c['detector']} (margin {c['margin']:g}, {c['policy']} box, min score "
+        f"{c.get('min_score')}): {c.get('detections', 0)} images cropped to a dog, "
+        f"{c.get('fallbacks', 0)} with no detection classified whole; {timing}; detector run "
+        f"on {runs} images, {hits} from its cache."
+    )
 
 
 def render(data: dict[str, Any], fmt: str) -> str:
@@ -92,6 +123,7 @@ def render_markdown(d: dict[str, Any]) -> str:
         f"- latency per image p50 {d['latency_ms']['p50']:.2f} ms, "
         f"p95 {d['latency_ms']['p95']:.2f} ms; throughput {d['throughput_ips']:.1f} images/s",
         f"- latency measured as: {d['latency']['how']}",
+        *_crop_lines(d, md_escape),
         "",
         "| metric | correct | rate | 95 % CI |",
         "|---|---:|---:|---|",
@@ -134,6 +166,11 @@ def render_markdown(d: dict[str, Any]) -> str:
         for b in d["per_breed"]
     ]
     return "\n".join(lines) + "\n"
+
+
+def _crop_lines(d: dict[str, Any], escape: Callable[[str], str]) -> list[str]:
+    line = crop_summary(d["settings"], {"crop": d.get("crop")}) if d.get("crop") else None
+    return [] if line is None else [f"- {escape(line)}"]
 
 
 def _non_breeds(d: dict[str, Any], escape: Callable[[str], str]) -> str:
@@ -217,7 +254,8 @@ code {{ font-size: 90%; }}
 Lineage: {html.escape(" → ".join(d["lineage"]))}. Model file
 {d["model_file"]["size_bytes"] / 1e6:.1f} MB. Latency p50 {d["latency_ms"]["p50"]:.2f} ms,
 p95 {d["latency_ms"]["p95"]:.2f} ms; {d["throughput_ips"]:.1f} images/s.<br>
-Latency measured as: {html.escape(d["latency"]["how"])}.</p>
+Latency measured as: {html.escape(d["latency"]["how"])}.
+{"".join("<br>" + html.escape(x[2:]) for x in _crop_lines(d, lambda t: t))}</p>
 <h2>Accuracy</h2>
 <table><tr><th>metric</th><th>correct</th><th>rate</th><th>95 % CI</th></tr>{rows}
 <tr><td>macro top-1</td><td></td><td>{_pct(d["macro_top1"])}</td><td></td></tr></table>

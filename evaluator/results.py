@@ -131,6 +131,7 @@ class PredictionRow:
     rank: int | None  # 1-based rank of the true breed in the top 5
     top5: list[PredictedBreed]
     latency_ms: float | None
+    crop: dict[str, Any] | None = None  # a cropped run's box (``evaluator.detection.crop_for``)
 
     @property
     def correct(self) -> bool:
@@ -298,6 +299,7 @@ def predictions(
                     for b, q in (p.top5 or [])
                 ],
                 latency_ms=p.latency_ms,
+                crop=p.crop,
             )
         )
     return rows

@@ -28,6 +28,20 @@ depends on a file that may move. Every mistake is a ``BreedbenchError`` naming t
     [runtime]
     batch = 32                  # largest batch when the model accepts batches
     threads = 2                 # inference threads (default: all cores)
+
+A detector (``kind = "detector"``, evaluated only as ``evaluate CLASSIFIER --crop DETECTOR``)
+has an ``[input]`` like a classifier's, no ``[output]`` or ``[labels]``, and a ``[detector]``
+table naming its outputs (``evaluator.detection`` reads them):
+
+    kind = "detector"
+    [detector]
+    boxes = "..."               # [1, N, 4] normalised boxes
+    classes = "..."             # [1, N] class ids
+    scores = "..."              # [1, N]
+    count = "..."               # [1], optional
+    box_order = "yxyx"          # or "xyxy"
+    dog_classes = [17]          # the ids that mean "dog" in this model's label map
+    min_score = 0.3
 """
 
 from __future__ import annotations
@@ -50,6 +64,8 @@ ACTIVATIONS = ("logits", "probabilities")
 LABEL_ORDERS = ("file", "sorted")
 LABEL_MATCHES = ("name", "synset")
 DTYPES = ("float32", "uint8", "int8")
+MODEL_KINDS = ("classifier", "detector")
+BOX_ORDERS = ("yxyx", "xyxy")
 PRESETS_DIR = Path(__file__).parent / "presets"
 
 
@@ -90,34 +106,78 @@ class RuntimeSpec:
 
 
 @dataclass(frozen=True)
+class DetectorSpec:
+    """Where a detector puts its boxes, and which of its classes are dogs."""
+
+    boxes: str
+    classes: str
+    scores: str
+    count: str | None = None
+    box_order: str = "yxyx"
+    dog_classes: tuple[int, ...] = ()
+    min_score: float = 0.3
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     format: str | None = None
     input: InputSpec = field(default_factory=InputSpec)
     output: OutputSpec = field(default_factory=OutputSpec)
     labels: LabelsSpec = field(default_factory=LabelsSpec)
     runtime: RuntimeSpec = field(default_factory=RuntimeSpec)
+    kind: str = "classifier"
+    detector: DetectorSpec | None = None  # kind = "detector" only
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, base_dir: Path | None = None) -> ModelSpec:
         """Validate a spec dict; ``base_dir`` resolves a relative ``labels.file`` (and reads it)."""
         data = copy.deepcopy(data)
-        _only(data, {"format", "input", "output", "labels", "runtime", "preset"}, "the spec")
+        allowed = {"format", "input", "output", "labels", "runtime", "preset", "kind", "detector"}
+        _only(data, allowed, "the spec")
         data.pop("preset", None)
         fmt = data.get("format")
         if fmt is not None:
             _choice(fmt, FORMATS, "format")
+        kind = _choice(data.get("kind", "classifier"), MODEL_KINDS, "kind")
+        detector = None
+        if kind == "detector":
+            for key in ("output", "labels"):
+                if data.get(key):
+                    raise BreedbenchError(
+                        f"spec: a detector has no [{key}]; its outputs go in [detector]"
+                    )
+            detector = _detector(_table(data, "detector"))
+        elif "detector" in data:
+            raise BreedbenchError('spec: [detector] needs kind = "detector"')
+        if kind == "detector" and _table(data, "input").get("kind") == "jpeg_bytes":
+            raise BreedbenchError(
+                'spec: a detector takes pixels: input.kind = "jpeg_bytes" cannot be'
+            )
         spec = cls(
             format=fmt,
             input=_input(_table(data, "input")),
             output=_output(_table(data, "output")),
             labels=_labels(_table(data, "labels"), base_dir),
             runtime=_runtime(_table(data, "runtime")),
+            kind=kind,
+            detector=detector,
         )
         return spec
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON/TOML-able form stored in ``model_versions.spec`` (None values left out)."""
-        return _drop_none(asdict(self))
+        """The JSON/TOML-able form stored in ``model_versions.spec`` (None values left out; a
+        classifier's spec reads as it did before detectors existed)."""
+        out = _drop_none(asdict(self))
+        if self.kind == "classifier":
+            out.pop("kind", None)
+        else:
+            out.pop("output", None)
+            out.pop("labels", None)
+        return out
+
+    @property
+    def is_detector(self) -> bool:
+        return self.kind == "detector"
 
     def with_overrides(self, override: dict[str, Any]) -> ModelSpec:
         """``override`` (a partial spec as a TOML gives it) on top, table by table, checked like
@@ -261,6 +321,41 @@ def _labels(t: dict[str, Any], base_dir: Path | None) -> LabelsSpec:
     )
 
 
+def _detector(t: dict[str, Any]) -> DetectorSpec:
+    keys = {"boxes", "classes", "scores", "count", "box_order", "dog_classes", "min_score"}
+    _only(t, keys, "spec [detector]")
+    names = {}
+    for key in ("boxes", "classes", "scores", "count"):
+        value = t.get(key)
+        if value is None and key != "count":
+            raise BreedbenchError(f"spec: detector.{key} must name the model's {key} output")
+        if value is not None and (not isinstance(value, str) or not value):
+            raise BreedbenchError(f"spec: detector.{key} must be a tensor name, got {value!r}")
+        names[key] = value
+    dogs = t.get("dog_classes")
+    if (
+        not isinstance(dogs, list | tuple)
+        or not dogs
+        or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in dogs)
+    ):
+        raise BreedbenchError(
+            f"spec: detector.dog_classes must list the class ids that mean dog (e.g. [17]), "
+            f"got {dogs!r}"
+        )
+    min_score = _number(t.get("min_score", 0.3), "detector.min_score")
+    if not 0.0 <= min_score <= 1.0:
+        raise BreedbenchError(f"spec: detector.min_score must be in [0, 1], got {min_score}")
+    return DetectorSpec(
+        boxes=names["boxes"],
+        classes=names["classes"],
+        scores=names["scores"],
+        count=names["count"],
+        box_order=_choice(t.get("box_order", "yxyx"), BOX_ORDERS, "detector.box_order"),
+        dog_classes=tuple(dogs),
+        min_score=min_score,
+    )
+
+
 def _runtime(t: dict[str, Any]) -> RuntimeSpec:
     _only(t, {"batch", "threads"}, "spec [runtime]")
     batch = t.get("batch")
@@ -348,14 +443,17 @@ def read_spec_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def preprocessing_hash(spec: ModelSpec) -> str:
-    """What determines the cached tensor of an image (the normalisation is applied after)."""
+def preprocessing_hash(spec: ModelSpec, crop_key: str | None = None) -> str:
+    """What determines the cached tensor of an image (the normalisation is applied after);
+    ``crop_key``: the detector, margin and policy a cropped run crops with."""
     i = spec.input
-    key = {
+    key: dict[str, Any] = {
         "v": 1,
         "kind": i.kind,
         "size": i.size,
         "resize": i.resize,
         "resize_shorter": i.resize_shorter,
     }
+    if crop_key is not None:
+        key["crop"] = crop_key
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]

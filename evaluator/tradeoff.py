@@ -6,6 +6,11 @@ top-1/3/5 with 95 % intervals from the version's latest finished evaluation, and
 agreement with its parent on the images both latest runs share (from the stored predictions, so
 no model is run). This is the table the original study assembled by hand, plus a plot of top-1
 against size and against latency (PNG and SVG, matplotlib's Agg canvas: no display needed).
+
+A version whose images were also classified cropped by a detector (``evaluate --crop``) gets a
+second row, ``VERSION + DETECTOR``, from its latest cropped run: what the pair costs, the
+detector's file size and per-image latency added to the classifier's. The version's own row
+comes from its latest uncropped run.
 """
 
 from __future__ import annotations
@@ -44,10 +49,15 @@ class TradeoffRow:
     parity_agreement: float | None  # top-1 agreement with the parent on shared images
     parity_images: int | None
     calibration_overlap: int | None  # calibration images in the run (kept or excluded)
+    crop: str | None = None  # the detector of a cropped run's row; size and latency include it
+    detector_size_bytes: int | None = None
+    detector_latency_ms: float | None = None  # its p50 per image, added into latency_p50_ms
 
     @property
     def label(self) -> str:
-        return self.version.version
+        return (
+            self.version.version if self.crop is None else f"{self.version.version} + {self.crop}"
+        )
 
 
 def latest_run(session: Session, version_id: int) -> EvalRun | None:
@@ -57,6 +67,23 @@ def latest_run(session: Session, version_id: int) -> EvalRun | None:
         .order_by(EvalRun.started_at.desc(), EvalRun.id.desc())
         .limit(1)
     )
+
+
+def latest_runs(session: Session, version_id: int) -> tuple[EvalRun | None, EvalRun | None]:
+    """The latest finished uncropped run of a version, and its latest cropped one."""
+    plain = cropped = None
+    for run in session.scalars(
+        select(EvalRun)
+        .where(EvalRun.model_version_id == version_id, EvalRun.status == RunStatus.FINISHED)
+        .order_by(EvalRun.started_at.desc(), EvalRun.id.desc())
+    ):
+        if (run.settings or {}).get("crop"):
+            cropped = cropped or run
+        else:
+            plain = plain or run
+        if plain is not None and cropped is not None:
+            break
+    return plain, cropped
 
 
 def top1_by_image(session: Session, run_id: int) -> dict[int, int | None]:
@@ -81,7 +108,8 @@ def tradeoff_rows(session: Session, name: str) -> list[TradeoffRow]:
     if not versions:
         raise BreedbenchError(f"no model called {name!r} (breedbench models list)")
     by_id = {v.id: v for v in versions}
-    runs = {v.id: latest_run(session, v.id) for v in versions}
+    both = {v.id: latest_runs(session, v.id) for v in versions}
+    runs = {vid: plain for vid, (plain, _) in both.items()}
     rows = []
     for v in versions:
         run = runs[v.id]
@@ -114,7 +142,43 @@ def tradeoff_rows(session: Session, name: str) -> list[TradeoffRow]:
                 calibration_overlap=excluded.get("calibration_images") if excluded else None,
             )
         )
+        cropped = both[v.id][1]
+        if cropped is not None:
+            rows.append(_cropped_row(v, parent, cropped))
     return rows
+
+
+def _cropped_row(v: VersionInfo, parent: VersionInfo | None, run: EvalRun) -> TradeoffRow:
+    """The classifier with its detector: sizes and per-image latencies added up."""
+    metrics: dict[str, Any] = dict(run.metrics or {})
+    crop = {**(run.settings or {}).get("crop", {}), **(metrics.get("crop") or {})}
+    top = {
+        k: Rate(m["rate"], m["ci95"][0], m["ci95"][1])
+        for k in (1, 3, 5)
+        if isinstance(m := metrics.get(f"top{k}"), dict)
+    }
+    det_size = crop.get("detector_size_bytes") or 0
+    det_ms = (crop.get("detector_latency_ms") or {}).get("p50")
+    cls_ms = (metrics.get("latency_ms") or {}).get("p50")
+    excluded = metrics.get("excluded") or {}
+    return TradeoffRow(
+        version=v,
+        parent=parent.ref if parent is not None else None,
+        quantization=v.quantization_label,
+        size_bytes=v.size_bytes + det_size,
+        size_ratio=(v.size_bytes + det_size) / parent.size_bytes if parent else None,
+        run_id=run.id,
+        n_images=run.n_images,
+        dataset_hash=run.dataset_hash,
+        latency_p50_ms=None if cls_ms is None else cls_ms + (det_ms or 0.0),
+        top=top,
+        parity_agreement=None,
+        parity_images=None,
+        calibration_overlap=excluded.get("calibration_images") if excluded else None,
+        crop=crop.get("detector"),
+        detector_size_bytes=det_size,
+        detector_latency_ms=det_ms,
+    )
 
 
 def write_plot(rows: list[TradeoffRow], path: Path, title: str) -> list[Path]:

@@ -98,7 +98,10 @@ def _warmup(run: RunFacts) -> str:
 
 def _latency_notes(report: VersionReport) -> list[tuple[str, str]]:
     """(ref, how its latency was measured) for each run in the cost table."""
-    return [(ref, rf.latency_how) for _, ref, rf, _ in _cost_rows(report)]
+    return [
+        (ref, rf.latency_how + (f". {rf.crop}" if rf.crop else ""))
+        for _, ref, rf, _ in _cost_rows(report)
+    ]
 
 
 # Markdown -------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from evaluator import latency
 from evaluator.compare import compare_runs
 from evaluator.metrics import wilson_interval
 from evaluator.registry import VersionInfo, get_version, get_version_by_id
+from evaluator.report import crop_summary
 from evaluator.results import (
     PredictionRow,
     RunDetail,
@@ -103,6 +104,8 @@ class RunFacts:
     threads: int | None
     size_bytes: int
     excluded: dict[str, Any]
+    # A cropped run: which detector, its crops and fallbacks, its own latency (one line).
+    crop: str | None = None
 
 
 @dataclass(frozen=True)
@@ -248,6 +251,7 @@ def _run_facts(detail: RunDetail) -> RunFacts:
         threads=settings.get("threads"),
         size_bytes=s.model_size_bytes,
         excluded=detail.excluded,
+        crop=crop_summary(settings, detail.metrics),
     )
 
 

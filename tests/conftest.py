@@ -26,6 +26,7 @@ pytest_plugins = [
     "tests.fixtures.app",
     "tests.fixtures.crawl_jobs",
     "tests.fixtures.evaluation",
+    "tests.fixtures.detection",
     "tests.fixtures.seeding",
     "tests.fixtures.suspects",
     "tests.fixtures.workspace",

@@ -275,7 +275,7 @@ def _tradeoff_table(name: str, rows: list[TradeoffRow]) -> Table:
     for r in rows:
         t1 = r.top.get(1)
         table.add_row(
-            r.version.version,
+            r.label,
             r.version.format,
             r.quantization,
             r.parent or "-",

@@ -26,7 +26,7 @@ from db.database import Database
 from db.image_dates import parse_cutoff
 from evaluator import latency, mlflow_log, version_pages, version_report
 from evaluator import report as report_mod
-from evaluator.compare import compare_runs
+from evaluator.compare import compare_runs, crop_verdict
 from evaluator.predictions_file import FORMATS as PREDICTION_FORMATS
 from evaluator.predictions_file import check_target, write_predictions
 from evaluator.progress import FileProgress, ProgressTee
@@ -101,12 +101,18 @@ def models_add(
         warn=lambda msg: err_console.print(msg, markup=False, highlight=False, soft_wrap=True),
     )
     kind = "" if info.quantization is None else f", {info.quantization_label}"
+    what = (
+        f"detector of classes {list(model_spec.detector.dog_classes)} as dogs"
+        if model_spec.detector is not None
+        else f"{len(model_spec.labels.names)} labels"
+    )
     console.print(
         f"Registered {info.ref} ({info.format}{kind}, {info.size_bytes / 1e6:.1f} MB, "
-        f"sha256 {info.sha256[:12]}…, {len(model_spec.labels.names)} labels)."
+        f"sha256 {info.sha256[:12]}…, {what})."
         + (" Trusted: its ops are not checked when it loads." if info.trusted else "")
     )
-    _print_coverage(db, model_spec)
+    if model_spec.detector is None:  # a detector's classes are not breeds
+        _print_coverage(db, model_spec)
 
 
 def _print_coverage(db: Database, model_spec: ModelSpec) -> None:
@@ -146,7 +152,13 @@ def models_list(
             f"{v.size_bytes / 1e6:.1f}",
             v.sha256[:12],
             v.spec.input.tensor or ("(invalid spec)" if v.spec_problem else ""),
-            str(len(v.spec.labels.names)) if v.spec_problem is None else "—",
+            (
+                "detector"
+                if v.spec.is_detector
+                else str(len(v.spec.labels.names))
+                if v.spec_problem is None
+                else "—"
+            ),
             f"{_pct(runs[0].top1)} % (run {runs[0].id})" if runs else "—",
         )
     console.print(table)
@@ -212,10 +224,36 @@ def evaluate(
             "same cut-off.",
         ),
     ] = None,
+    crop: Annotated[
+        str | None,
+        typer.Option(
+            "--crop",
+            metavar="DETECTOR",
+            help="Crop each image to the dog box this detector version finds before "
+            "classifying it (no dog found: the whole image, counted as a fallback).",
+        ),
+    ] = None,
+    crop_margin: Annotated[
+        float,
+        typer.Option(
+            "--crop-margin",
+            min=0.0,
+            help="With --crop: the fraction of the box's width/height added on each side, "
+            "clamped to the image (0: exactly the box).",
+        ),
+    ] = 0.1,
+    crop_policy: Annotated[
+        str,
+        typer.Option(
+            "--crop-policy",
+            metavar="largest|best",
+            help="With --crop and several dogs: the largest box, or the best-scoring one.",
+        ),
+    ] = "largest",
 ) -> None:
     """Run a model version on every accepted image and record top-1/3/5, per breed, latency.
 
-    Example: breedbench evaluate inception-breeds:1 --threads 2
+    Example: breedbench evaluate inception-breeds:1 --crop coco-ssd:v1 --crop-margin 0.1
     """
     from evaluator.pipeline import evaluate as run_evaluation
 
@@ -240,6 +278,9 @@ def evaluate(
                 include_calibration=include_calibration,
                 progress=bar if job is None else ProgressTee(bar, job),
                 uploaded_after=cutoff,
+                crop=crop,
+                crop_margin=crop_margin,
+                crop_policy=crop_policy,
             )
     except KeyboardInterrupt:
         err_console.print("Interrupted: nothing recorded.")
@@ -271,6 +312,9 @@ def evaluate(
         )
     if notes:
         console.print("Note: " + "; ".join(notes) + ".")
+    crop_line = report_mod.crop_summary(detail.settings, detail.metrics)
+    if crop_line:
+        console.print(crop_line, highlight=False, markup=False, soft_wrap=True)
     console.print(f"Recorded run #{outcome.run_id} (dataset {detail.summary.dataset_hash[:12]}).")
     logged = not tracking_uri or _log_to_mlflow(db, outcome.run_id, tracking_uri)
     if job is not None:  # last: whoever reads the outcome there finds the output complete
@@ -531,6 +575,9 @@ def compare(
         f"McNemar (top-1): {len(c.fixed)} fixed, {len(c.broken)} broken, "
         f"p = {c.p_value:.4g} ({verdict})."
     )
+    crop_answer = crop_verdict(c)
+    if crop_answer:
+        console.print(crop_answer, highlight=False, markup=False, soft_wrap=True)
     if c.per_breed and show:
         bt = Table(title="largest per-breed changes (top-1)")
         for col in ("breed", "n", "A %", "B %", "Δ"):

@@ -15,6 +15,8 @@ from curation_app.state import get_database
 from curation_app.ui import named_reviewer
 from evaluator import dashboard as ev
 from evaluator import latency
+from evaluator.detection import describe_crop
+from evaluator.report import crop_summary
 from review.send_back import send_back_to_review
 
 PAGE_SIZE = 12
@@ -58,6 +60,10 @@ st.caption(
     + (f" · top-1 95% interval {ui.pct(top1.ci_low)} – {ui.pct(top1.ci_high)}" if top1 else "")
 )
 st.caption(f"Latency: {plain(latency.describe(detail.metrics))}.")
+cropped_run = bool(detail.settings.get("crop"))
+crop_line = crop_summary(detail.settings, detail.metrics)
+if crop_line:
+    st.caption(plain(crop_line))
 
 with db.session() as s:
     breeds = ev.per_breed(s, run_id)
@@ -139,7 +145,7 @@ with tab_gallery:
         for col, m in zip(row, page.items[start : start + COLUMNS], strict=False):
             p = m.prediction
             with col.container(border=True, key=f"mistake-{p.image_id}"):
-                ui.show_thumbnail(db, p.thumb_path)
+                ui.show_thumbnail(db, p.thumb_path, describe_crop(p.crop, cropped_run), crop=p.crop)
                 st.markdown(
                     f"**{plain(p.true_slug)}** · image {p.image_id} · {plain(m.image_status)}"
                 )

@@ -79,3 +79,34 @@ def tflite_refusals(data: bytes) -> list[Refusal]:
         elif kind == "unknown":
             found.append(Refusal(name, where, "is not a builtin operator of this LiteRT"))
     return merge(found)
+
+
+def operator_outputs(data: bytes, op_name: str) -> list[str]:
+    """The output tensor names of the first operator called ``op_name`` (builtin or custom), in
+    the operator's own order; empty when the model has none. A detector's post-processing
+    outputs are found this way whatever its exporter named them."""
+    schema = _schema()
+    names = builtin_names()
+    try:
+        model = schema.Model.GetRootAs(data, 0)
+        for si in range(model.SubgraphsLength()):
+            subgraph = model.Subgraphs(si)
+            for oi in range(subgraph.OperatorsLength()):
+                op = subgraph.Operators(oi)
+                code = model.OperatorCodes(op.OpcodeIndex())
+                builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+                if builtin == schema.BuiltinOperator.CUSTOM:
+                    name = (code.CustomCode() or b"").decode("utf-8", "replace")
+                else:
+                    name = names.get(builtin, "")
+                if name != op_name:
+                    continue
+                return [
+                    (subgraph.Tensors(op.Outputs(k)).Name() or b"").decode("utf-8", "replace")
+                    for k in range(op.OutputsLength())
+                ]
+    except Exception as exc:  # a damaged flatbuffer fails in many ways (struct, index, ...)
+        raise BreedbenchError(
+            f"not a valid LiteRT model: its flatbuffer cannot be read ({exc})"
+        ) from None
+    return []
