@@ -59,6 +59,7 @@ TABLE_PREDICTIONS = "predictions"
 TABLE_LABEL_CHECKS = "label_checks"
 IX_ONE_RUNNING_CRAWL = "ux_crawl_runs_one_running_crawl"
 ONE_RUNNING_CRAWL_WHERE = "status = 'running' AND kind = 'crawl'"
+TABLE_REVIEW_LEASES = "review_leases"
 
 
 def utcnow() -> datetime:
@@ -255,8 +256,23 @@ class Review(Base):
     # Indexed: "is this decision undone?" is asked for every image in a review queue.
     undoes_id: Mapped[int | None] = mapped_column(ForeignKey(f"{TABLE_REVIEWS}.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The id the reviewer's browser gave this decision: a resent decision is recognised, never
+    # recorded twice (None for decisions from the CLI and the other pages).
+    client_id: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     image: Mapped[Image] = relationship(back_populates="reviews", foreign_keys=[image_id])
+
+
+class ReviewLease(Base):
+    """An image handed to one reviewer's queue window: nobody else gets it until it expires."""
+
+    __tablename__ = TABLE_REVIEW_LEASES
+
+    image_id: Mapped[int] = mapped_column(
+        ForeignKey(f"{TABLE_IMAGES}.id", ondelete="CASCADE"), primary_key=True
+    )
+    reviewer: Mapped[str] = mapped_column(String(120))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
 class ImageFlag(Base):

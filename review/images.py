@@ -9,6 +9,7 @@ sha256 only (``review/<side>/ab/<sha256>.jpg``), atomically, the first time it i
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -26,6 +27,11 @@ from db.store import (
 
 # Prefetch runs in the background: a few threads are enough to stay ahead of a reviewer.
 _PREFETCH = ThreadPoolExecutor(max_workers=2, thread_name_prefix="review-prefetch")
+# Copies being made: a request for one waits for that work instead of repeating it.
+_IN_FLIGHT: dict[tuple[str, str, int], Future[None]] = {}
+# Reentrant: a future already done runs its done-callback (``_forget``) at once, in the thread
+# that adds it, which holds this lock then.
+_IN_FLIGHT_LOCK = threading.RLock()
 
 
 def review_copy_path(sha256: str, side: int) -> str:
@@ -72,10 +78,35 @@ def thumbnail(store: FileSystemImageStore, sha256: str) -> Path:
 def prefetch(store: FileSystemImageStore, sha256s: Iterable[str], side: int) -> list[Future[None]]:
     """Make the review copies of the next images in the background, so they show at once."""
     return [
-        _PREFETCH.submit(_quiet_review_copy, store, sha, side)
+        _submit(store, sha, side)
         for sha in sha256s
         if not store.absolute(review_copy_path(sha, side)).exists()
     ]
+
+
+def ensure_copy(store: FileSystemImageStore, sha256: str, side: int) -> Path:
+    """The review copy, waiting for the background's work on it rather than making it twice
+    (the browser asks for an image as soon as its window arrives, while it is being made)."""
+    target = store.absolute(review_copy_path(sha256, side))
+    if not target.exists():
+        _submit(store, sha256, side).result()
+    return review_copy(store, sha256, side)  # made now, or the error of a missing original
+
+
+def _submit(store: FileSystemImageStore, sha256: str, side: int) -> Future[None]:
+    key = (str(store.root), sha256, side)
+    with _IN_FLIGHT_LOCK:
+        future = _IN_FLIGHT.get(key)
+        if future is None:
+            future = _PREFETCH.submit(_quiet_review_copy, store, sha256, side)
+            _IN_FLIGHT[key] = future
+            future.add_done_callback(lambda _f: _forget(key))
+        return future
+
+
+def _forget(key: tuple[str, str, int]) -> None:
+    with _IN_FLIGHT_LOCK:
+        _IN_FLIGHT.pop(key, None)
 
 
 def _quiet_review_copy(store: FileSystemImageStore, sha256: str, side: int) -> None:

@@ -57,7 +57,12 @@ def free_port() -> int:
 
 @contextmanager
 def review_server(
-    data_dir: Path, database_url: str, *, min_reviews: int = 1, log: Path | None = None
+    data_dir: Path,
+    database_url: str,
+    *,
+    min_reviews: int = 1,
+    log: Path | None = None,
+    port: int | None = None,
 ) -> Iterator[str]:
     """``breedbench review`` on a free port; yields its base URL, stops it afterwards.
 
@@ -65,7 +70,7 @@ def review_server(
     ``STREAMLIT_*`` settings: a developer's own ``.streamlit/secrets.toml`` (a sign-in, say) would
     change what the browser sees.
     """
-    port = free_port()
+    port = port or free_port()
     cmd = [
         sys.executable, "-m", "breedbench", "--data-dir", str(Path(data_dir).resolve()),
         "--db", database_url, "review", "--port", str(port), "--min-reviews", str(min_reviews),
@@ -74,7 +79,7 @@ def review_server(
     env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMLIT_")}
     env["HOME"] = empty.name
     env["STREAMLIT_SECRETS_FILES"] = str(Path(empty.name) / "secrets.toml")  # none there
-    out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
+    out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=empty.name, env=env
     )
@@ -156,3 +161,23 @@ def shown_image_id(page) -> int:  # type: ignore[no-untyped-def]
     the text beside it, which may still show the previous image for a moment."""
     text = page.locator(".st-key-review-image").first.inner_text()
     return int(text.strip().split("#")[-1].split()[0])
+
+
+def queue_state(page) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """What the queue component holds in the browser: unsent decisions, the image shown, the
+    window's image ids."""
+    return page.evaluate(
+        """() => {
+            const q = window.__breedbenchQueue;
+            return {outbox: q.outbox.length, shown: q.current ? q.current.id : null,
+                    window: q.cards.map(c => c.id), offline: q.offline};
+        }"""
+    )
+
+
+def wait_until_saved(page, timeout_ms: float = 30_000) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the server has acknowledged every decision the queue sent."""
+    page.wait_for_function(
+        "() => window.__breedbenchQueue && window.__breedbenchQueue.outbox.length === 0",
+        timeout=timeout_ms,
+    )

@@ -19,6 +19,8 @@ from review import access
 from review.identity import ITERATIONS, needs_rehash
 
 APP = Path(__file__).resolve().parents[2] / "curation_app" / "app.py"
+# What ``streamlit run`` starts: ``app.py`` inside ``st.App``, with the review copies' file route.
+SERVER = APP.with_name("server.py")
 MODES = {
     "oidc": "OpenID Connect sign-in",
     "passwords": "password sign-in",
@@ -78,7 +80,7 @@ def review(
         if line:
             err_console.print(line, highlight=False, soft_wrap=True)
     cmd = [
-        sys.executable, "-m", "streamlit", "run", str(APP),
+        sys.executable, "-m", "streamlit", "run", str(SERVER),
         "--server.headless", "true",
         "--server.address", host,
         "--server.port", str(port),

@@ -63,6 +63,7 @@ def test_review_passes_settings_through_the_environment(
     assert result.exit_code == 0, result.output
     (cmd, env) = execve.calls[0]
     assert cmd[1:4] == ["-m", "streamlit", "run"]
+    assert cmd[4] == str(app_cmds.SERVER)  # the app inside st.App, with the review copies' route
     assert _option(cmd, "--server.address") == ["127.0.0.1"]
     assert _option(cmd, "--server.port") == ["8599"]
     assert _option(cmd, "--client.toolbarMode") == ["viewer"]  # no "Deploy" for reviewers

@@ -15,6 +15,7 @@ from tests.browser import (
     shown_image_id,
     shown_image_src,
     wait_for_next_image,
+    wait_until_saved,
 )
 from tests.fixtures.app import reviews_of
 
@@ -48,8 +49,9 @@ def test_choose_reviewer_and_decide_five_images_with_the_keyboard(
         assert seen == ids[:5]
         assert shown_image_id(page) == ids[5]
         # Typing in the breed search is text, not a shortcut.
-        page.locator(".st-key-relabel_target input").first.fill("a pug")
+        page.locator(".bbq-relabel-input").first.fill("a pug")
         page.wait_for_timeout(800)
+        wait_until_saved(page)
         rows = reviews_of(database)
         assert [(r.image_id, r.reviewer, r.decision, r.reason) for r in rows] == [
             (ids[0], "Eve Tester", Decision.ACCEPT, None),
