@@ -9,7 +9,8 @@ it in headless Chromium (Debian's ``chromium``):
   (300 ms is a reviewer clicking through, 800 ms one actually looking); every run starts from
   the same state: the walked images are reset to pending and their review copies deleted;
 * grid: a breed chosen → all 48 thumbnails decoded, for ``--grids`` breeds never shown before;
-* the queue's queries on the server, timed directly.
+* the queue's queries on the server, timed directly (with the reference strip drawn beside every
+  candidate since the queue shows one).
 
 The images the queue walks (the first breed's) are 2400×1800 JPEGs, so the resized review copy
 is really made; the others are 800×600 to keep the setup short. Goals: p95 ≤ 300 ms per
@@ -45,6 +46,7 @@ from db.reviews import record_decision  # noqa: E402
 from db.seed import seed_breeds  # noqa: E402
 from review.decisions import decide  # noqa: E402
 from review.queue import next_images, pending_count  # noqa: E402
+from review.references import forget_strips, reference_strip  # noqa: E402
 from tests.browser import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -117,11 +119,18 @@ def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
+def _fresh_strip(s, breed: int):  # type: ignore[no-untyped-def]
+    forget_strips(s)  # as on a new rerun: nothing kept from the last call
+    return reference_strip(s, breed)
+
+
 def server_queries(db: Database) -> None:
     with db.session() as s:
+        first = s.scalar(select(func.min(Breed.id)))
         for name, fn in [
             ("next_images(limit=5)", lambda: next_images(s, "bench", limit=5)),
             ("pending_count", lambda: pending_count(s, "bench")),
+            ("reference_strip", lambda: _fresh_strip(s, first)),
         ]:
             times = []
             for _ in range(20):

@@ -24,6 +24,7 @@ POSTGRES_ENV = "BREEDBENCH_TEST_POSTGRES_URL"
 # Fixtures shared across test folders (tests mirror the packages; fixtures serve several).
 pytest_plugins = [
     "tests.fixtures.app",
+    "tests.fixtures.assist",
     "tests.fixtures.evaluation",
     "tests.fixtures.seeding",
     "tests.fixtures.workspace",

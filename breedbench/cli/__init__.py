@@ -10,6 +10,7 @@ import typer
 
 from breedbench.cli import (
     app_cmds,
+    assist_cmds,
     compress_cmds,
     crawl_cmds,
     eval_cmds,
@@ -51,6 +52,7 @@ crawl_cmds.register(app)
 export_cmds.register(app)
 compress_cmds.register(app)
 eval_cmds.register(app)
+assist_cmds.register(app)
 
 
 def main() -> None:

@@ -242,6 +242,8 @@ def evaluate(
     if notes:
         console.print("Note: " + "; ".join(notes) + ".")
     console.print(f"Recorded run #{outcome.run_id} (dataset {detail.summary.dataset_hash[:12]}).")
+    for warning in outcome.settings.get("warnings", []):  # e.g. it screened these images
+        console.print(f"Warning: {warning}.", soft_wrap=True)
     logged = not tracking_uri or _log_to_mlflow(db, outcome.run_id, tracking_uri)
     if job is not None:  # last: whoever reads the outcome there finds the output complete
         console.file.flush()

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import BreedbenchError
 from core.text import plain
-from curation_app import ui
+from curation_app import references_ui, ui
 from curation_app.state import get_database, get_settings
 from curation_app.text import safe_link
 from db.models import Decision
@@ -28,6 +28,7 @@ breed_filter = st.sidebar.selectbox(
     "Review breed", [None, *labels], format_func=lambda i: "All breeds" if i is None else labels[i],
     key="queue_breed",
 )  # fmt: skip
+order, only = references_ui.order_and_filter(st.sidebar, key="queue")
 
 
 def _act(image_id: int, decision: Decision, reason: str | None = None) -> None:
@@ -80,6 +81,7 @@ def _info(card: ImageCard, remaining: int) -> None:
     )
     for flag in card.open_flags:
         st.warning(f"Flagged: {flag.replace('_', ' ')} (see Duplicates & conflicts)")
+    references_ui.screening_badge(card.screening)
 
 
 def _buttons(card: ImageCard) -> None:
@@ -109,8 +111,8 @@ def _remaining(s: Session, breed_id: int | None) -> int:
     """Images left for this reviewer. Under consensus the exact count reads every pending
     image's votes, so it is recounted every 20 decisions and estimated in between (it is shown
     as progress only)."""
-    if settings.min_reviews <= 1:
-        return pending_count(s, reviewer, breed_id)
+    if settings.min_reviews <= 1 or only is not None:
+        return pending_count(s, reviewer, breed_id, min_reviews=settings.min_reviews, only=only)
     decided = st.session_state.get("queue_decided", 0)
     key = f"queue_remaining_{breed_id}"
     cached = st.session_state.get(key)
@@ -124,7 +126,8 @@ def _remaining(s: Session, breed_id: int | None) -> int:
 def review_panel() -> None:
     front = st.session_state.pop("queue_front", None)
     with db.session() as s:
-        cards = next_images(s, reviewer, limit=PREFETCH + 1, breed_id=breed_filter)
+        cards = next_images(s, reviewer, limit=PREFETCH + 1, breed_id=breed_filter, order=order,
+                            only=only)  # fmt: skip
         if front is not None and all(c.id != front for c in cards):
             cards = cards_by_id(s, [front]) + cards
         remaining = _remaining(s, breed_filter)
@@ -157,6 +160,7 @@ def review_panel() -> None:
         _buttons(card)
         last = message[1] if message and message[0] == "ok" else ""
         st.caption(f"Last: {last}" if last else "Decide with the keys shown on the buttons.")
+        references_ui.reference_panel(db, card.breed_id, key="queue", reviewer=reviewer)
 
 
 review_panel()
