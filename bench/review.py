@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -48,8 +49,14 @@ from db.reviews import record_decision  # noqa: E402
 from db.seed import seed_breeds  # noqa: E402
 from review.decisions import decide  # noqa: E402
 from review.queue import next_images, pending_count  # noqa: E402
+from review.references import forget_strips, reference_strip  # noqa: E402
 from review.serving import copy_url  # noqa: E402
-from review.window import ClientDecision, apply_batch, build_window  # noqa: E402
+from review.window import (  # noqa: E402
+    ClientDecision,
+    apply_batch,
+    build_window,
+    reference_items,
+)
 from tests.browser import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -124,11 +131,18 @@ def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
+def _fresh_strip(s, breed: int):  # type: ignore[no-untyped-def]
+    forget_strips(s)  # as on a new rerun: nothing kept from the last call
+    return reference_strip(s, breed)
+
+
 def server_queries(db: Database) -> None:
     with db.session() as s:
+        first = s.scalar(select(func.min(Breed.id)))
         for name, fn in [
             ("next_images(limit=5)", lambda: next_images(s, "bench", limit=5)),
             ("pending_count", lambda: pending_count(s, "bench")),
+            ("reference_strip", lambda: _fresh_strip(s, first)),
         ]:
             times = []
             for _ in range(20):
@@ -140,9 +154,19 @@ def server_queries(db: Database) -> None:
     times = []
     for n in range(20):
         t = time.perf_counter()
-        build_window(db, f"bench-window-{n}", side=side, image_url=copy_url, make_copies=False)
+        build_window(
+            db,
+            f"bench-window-{n}",
+            side=side,
+            image_url=copy_url,
+            make_copies=False,
+            references=partial(reference_items, side=side),
+        )
         times.append((time.perf_counter() - t) * 1000)
-    print(f"  server build_window(12, leased): median {statistics.median(times):.1f} ms")
+    print(
+        "  server build_window(12, leased, with reference strips): "
+        f"median {statistics.median(times):.1f} ms"
+    )
     with db.session() as s:
         ids = list(
             s.scalars(

@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from core.settings import load_settings
 from db.database import Database, open_database
-from review.serving import CACHE_CONTROL, ROUTE, servable_copy
+from review.serving import CACHE_CONTROL, ROUTE, THUMB_ROUTE, servable_copy, servable_thumb
 
 APP = Path(__file__).with_name("app.py")
 
@@ -39,4 +39,18 @@ def review_copy_endpoint(request: Request) -> Response:
     return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": CACHE_CONTROL})
 
 
-app = st.App(APP, routes=[Route(f"{ROUTE}/{{name}}", review_copy_endpoint)])
+def thumb_endpoint(request: Request) -> Response:
+    """A stored thumbnail (the reference strip's pictures) by its content-hashed name."""
+    path = servable_thumb(_database(), request.path_params["name"])
+    if path is None:
+        return PlainTextResponse("not found", status_code=404)
+    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": CACHE_CONTROL})
+
+
+app = st.App(
+    APP,
+    routes=[
+        Route(f"{ROUTE}/{{name}}", review_copy_endpoint),
+        Route(f"{THUMB_ROUTE}/{{name}}", thumb_endpoint),
+    ],
+)

@@ -60,6 +60,9 @@ TABLE_LABEL_CHECKS = "label_checks"
 IX_ONE_RUNNING_CRAWL = "ux_crawl_runs_one_running_crawl"
 ONE_RUNNING_CRAWL_WHERE = "status = 'running' AND kind = 'crawl'"
 TABLE_REVIEW_LEASES = "review_leases"
+TABLE_REFERENCE_PINS = "reference_pins"
+TABLE_SCREENING_RUNS = "screening_runs"
+TABLE_SCREENINGS = "screenings"
 
 
 def utcnow() -> datetime:
@@ -403,3 +406,65 @@ class LabelCheck(Base):
     score: Mapped[float] = mapped_column(Float)  # the suspicion score when it was kept
     reviewer: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ReferencePin(Base):
+    """An accepted image a reviewer chose as one of its breed's canonical reference pictures.
+
+    The breed is the image's at pin time: a pin whose image was relabelled or is no longer
+    accepted is kept but not shown (``review.references``)."""
+
+    __tablename__ = TABLE_REFERENCE_PINS
+    __table_args__ = (UniqueConstraint("breed_id", "image_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    breed_id: Mapped[int] = mapped_column(ForeignKey(f"{TABLE_BREEDS}.id"))
+    image_id: Mapped[int] = mapped_column(ForeignKey(f"{TABLE_IMAGES}.id"), index=True)
+    pinned_by: Mapped[str] = mapped_column(String(120))
+    pinned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ScreeningRun(Base):
+    """One ``breedbench screen``: a model version run over pending images before review. Kept
+    for good, so an evaluation of that version (or of its lineage) can say it screened the set."""
+
+    __tablename__ = TABLE_SCREENING_RUNS
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_version_id: Mapped[int] = mapped_column(
+        ForeignKey(f"{TABLE_MODEL_VERSIONS}.id"), index=True
+    )
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    n_images: Mapped[int] = mapped_column(Integer, default=0)
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    stats: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+# A screening dog score below this marks an image "likely not a dog" (a mark, never a decision).
+LIKELY_NOT_A_DOG = 0.5
+
+
+class Screening(Base):
+    """What a screening model said about one pending image: it orders and marks the review
+    queue, never decides. The newest row of an image is the one shown."""
+
+    __tablename__ = TABLE_SCREENINGS
+    __table_args__ = (
+        UniqueConstraint("run_id", "image_id"),
+        # The queue's order and badges: "the newest screening of these images".
+        Index("ix_screenings_image_id_id", "image_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey(f"{TABLE_SCREENING_RUNS}.id", ondelete="CASCADE")
+    )
+    image_id: Mapped[int] = mapped_column(ForeignKey(f"{TABLE_IMAGES}.id"))
+    claimed_breed_id: Mapped[int] = mapped_column(ForeignKey(f"{TABLE_BREEDS}.id"))
+    # ImageNet-style model: summed probability of its dog classes; breeds-only: its top one.
+    dog_score: Mapped[float] = mapped_column()
+    # The model's probability of the claimed breed (NULL: it has no class for that breed).
+    claimed_score: Mapped[float | None] = mapped_column()
+    top3: Mapped[list[Any]] = mapped_column(default=list)  # [[breed_id, prob], ...]
+    agrees: Mapped[bool | None] = mapped_column()  # top-1 is the claimed breed (NULL: uncovered)

@@ -67,6 +67,7 @@ from evaluator.progress import ProgressSink
 from evaluator.registry import VersionInfo, get_version
 from evaluator.runners import Item, Runner
 from evaluator.runners.detector import DetectorRunner
+from evaluator.screening_bias import screening_bias
 from evaluator.spec import ModelSpec, preprocessing_hash
 
 DEFAULT_BATCH = 32
@@ -420,6 +421,9 @@ def evaluate(
     if not scored.records:
         raise BreedbenchError(f"none of the {len(plan.selection.images)} images could be decoded")
     metrics, settings = measure(plan, scored, wall, runner.max_batch, cache, load_ms=load_ms)
+    with db.session() as s:  # a model that screened these images helped choose them
+        if warnings := screening_bias(s, plan.version.id, [i.id for i in scored.evaluated]):
+            settings["warnings"] = warnings
     run_id = record_run(db, plan, metrics, settings, scored.records)
     return EvalOutcome(run_id, plan.version, metrics, settings)
 

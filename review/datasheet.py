@@ -31,6 +31,7 @@ from db.models import Breed, Decision, FlagKind, ImageFlag, Review
 from db.reviews import effective_reviews, vote_option
 from review.date_spread import date_spread, spread_lines
 from review.manifest import ManifestRow
+from review.screening import screened_by
 
 DATASHEET_NAME = "DATASHEET.md"
 
@@ -119,6 +120,7 @@ def build_datasheet(
     out += spread_lines(date_spread(r.dates for r in rows))
     out += _licenses_section(rows)
     out += _review_section(session, ids, min_reviews)
+    out += _screening_section(session, ids)
     out += _leak_section(session, rows)
     return "\n".join(out).rstrip() + "\n"
 
@@ -227,6 +229,23 @@ def _review_section(session: Session, ids: Sequence[int], min_reviews: int | Non
         out += _table(["reviewer", "decisions"], per_reviewer.most_common())
         out.append("")
     return out
+
+
+def _screening_section(session: Session, ids: Sequence[int]) -> list[str]:
+    """Which models screened the images before review: an evaluation of any of them (or of a
+    version of their lineage) on this set is biased in their favour."""
+    out = ["## Screening before review", ""]
+    found = screened_by(session, ids)
+    if not found:
+        return out + ["No model screened these images before review.", ""]
+    out.append(
+        "A model screened images before review (`breedbench screen`): its scores ordered the "
+        "review queue and marked images, while reviewers decided. Evaluating that model, or a "
+        "version of its lineage, on this set may overstate its accuracy."
+    )
+    out.append("")
+    out += _table(["model version", "images screened"], [(f.model, f.images) for f in found])
+    return out + [""]
 
 
 def _leak_section(session: Session, rows: Sequence[ManifestRow]) -> list[str]:

@@ -15,6 +15,7 @@ from core.errors import BreedbenchError
 from db.models import Decision
 from review.decisions import decide
 from review.queue import ImageCard, next_images
+from review.screening import QueueOrder, ScreenFilter
 
 GRID_SIZES = (24, 36, 48)
 
@@ -25,11 +26,20 @@ class GridResult:
     rejected: int
 
 
-def grid_batch(session: Session, reviewer: str, breed_id: int, size: int = 48) -> list[ImageCard]:
-    """The next page of the breed's images still waiting for this reviewer."""
+def grid_batch(
+    session: Session,
+    reviewer: str,
+    breed_id: int,
+    size: int = 48,
+    *,
+    order: QueueOrder = "crawl",
+    only: ScreenFilter | None = None,
+) -> list[ImageCard]:
+    """The next page of the breed's images still waiting for this reviewer, in ``order`` (and
+    only those screening marked ``only``), as the queue orders them."""
     if size not in GRID_SIZES:
         raise BreedbenchError(f"grid size must be one of {', '.join(map(str, GRID_SIZES))}")
-    return next_images(session, reviewer, limit=size, breed_id=breed_id)
+    return next_images(session, reviewer, limit=size, breed_id=breed_id, order=order, only=only)
 
 
 def apply_grid(

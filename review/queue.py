@@ -3,7 +3,10 @@
 An image is in a reviewer's queue while it is pending and that reviewer has no vote on it that
 still counts (an accept, reject or relabel not undone and not cleared by a later reset). Images
 the reviewer skipped come last, so a skip moves on without hiding the image for good. The order
-is breed, then age, so a reviewer sees one breed's candidates together.
+is breed, then age, so a reviewer sees one breed's candidates together; a reviewer may choose
+another (``order``: most doubtful or most confident first by a screening model, or random, the
+same for that reviewer every time) and show only what screening marked (``only``): see
+``review.screening``. Screening orders and marks; it never decides.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from sqlalchemy.orm import Session, aliased
 
 from db.models import Breed, Decision, Image, ImageFlag, ImageStatus, Review
 from db.provenance import Provenance
+from review.screening import QueueOrder, ScreenFilter, ScreeningMark, apply_order, marks_for
 
 VOTES = (Decision.ACCEPT, Decision.REJECT, Decision.RELABEL)
 
@@ -36,6 +40,7 @@ class ImageCard:
     byte_size: int
     format: str
     open_flags: tuple[str, ...] = ()
+    screening: ScreeningMark | None = None  # the newest screening's badge, if screened
 
     @property
     def license_label(self) -> str:
@@ -83,8 +88,11 @@ def next_images(
     limit: int = 6,
     breed_id: int | None = None,
     exclude: Sequence[int] = (),
+    order: QueueOrder = "crawl",
+    only: ScreenFilter | None = None,
 ) -> list[ImageCard]:
-    """The next ``limit`` images for ``reviewer`` (the first is shown, the rest prefetched)."""
+    """The next ``limit`` images for ``reviewer`` (the first is shown, the rest prefetched), in
+    ``order``, only those screening marked ``only`` when given."""
     base = _card_query().where(Image.status == ImageStatus.PENDING, ~live_vote_by(reviewer))
     if breed_id is not None:
         base = base.where(Image.breed_id == breed_id)
@@ -92,12 +100,12 @@ def next_images(
         base = base.where(Image.id.not_in(list(exclude)))
     skipped = live_vote_by(reviewer, (Decision.SKIP,))
     fresh = session.execute(
-        base.where(~skipped).order_by(Image.breed_id, Image.id).limit(limit)
+        apply_order(base.where(~skipped), order, reviewer, only).limit(limit)
     ).all()
     rows = list(fresh)
     if len(rows) < limit:
         rows += session.execute(
-            base.where(skipped).order_by(Image.breed_id, Image.id).limit(limit - len(rows))
+            apply_order(base.where(skipped), order, reviewer, only).limit(limit - len(rows))
         ).all()
     return _cards(session, rows)
 
@@ -112,7 +120,12 @@ def cards_by_id(session: Session, image_ids: Sequence[int]) -> list[ImageCard]:
 
 
 def pending_count(
-    session: Session, reviewer: str, breed_id: int | None = None, *, min_reviews: int = 1
+    session: Session,
+    reviewer: str,
+    breed_id: int | None = None,
+    *,
+    min_reviews: int = 1,
+    only: ScreenFilter | None = None,
 ) -> int:
     """How many images are left in ``reviewer``'s queue (shown as progress).
 
@@ -124,6 +137,8 @@ def pending_count(
         stmt = stmt.where(~live_vote_by(reviewer))
     if breed_id is not None:
         stmt = stmt.where(Image.breed_id == breed_id)
+    if only is not None:
+        stmt = apply_order(stmt, "crawl", reviewer, only).order_by(None)
     return session.scalar(stmt) or 0
 
 
@@ -137,6 +152,7 @@ def _cards(session: Session, rows: Sequence) -> list[ImageCard]:  # type: ignore
             )
         ):
             flags.setdefault(image_id, []).append(str(kind.value))
+    marks = marks_for(session, ids)
     return [
         ImageCard(
             id=img.id,
@@ -151,6 +167,7 @@ def _cards(session: Session, rows: Sequence) -> list[ImageCard]:  # type: ignore
             byte_size=img.byte_size,
             format=img.format,
             open_flags=tuple(sorted(flags.get(img.id, ()))),
+            screening=marks.get(img.id),
         )
         for img, slug, name in rows
     ]

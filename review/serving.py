@@ -17,11 +17,34 @@ from sqlalchemy import select
 from core.errors import BreedbenchError
 from db.database import Database
 from db.models import Image
-from review.images import ensure_copy
+from review.images import ensure_copy, thumbnail
 
 ROUTE = "/review-copies"
 CACHE_CONTROL = "public, max-age=31536000, immutable"
 _NAME = re.compile(r"([0-9a-f]{64})-([0-9]{2,5})\.jpg")
+
+
+THUMB_ROUTE = "/review-thumbs"
+_THUMB_NAME = re.compile(r"([0-9a-f]{64})\.jpg")
+
+
+def thumb_url(sha256: str) -> str:
+    """The stored 256 px thumbnail, for the queue's reference strip (made at store time)."""
+    return f"{THUMB_ROUTE}/{sha256}.jpg"
+
+
+def servable_thumb(db: Database, name: str) -> Path | None:
+    """The thumbnail to send for ``name``; None unless it names an image in the database."""
+    match = _THUMB_NAME.fullmatch(name)
+    if match is None:
+        return None
+    with db.session() as s:
+        if s.scalar(select(Image.id).where(Image.sha256 == match.group(1)).limit(1)) is None:
+            return None
+    try:
+        return thumbnail(db.store, match.group(1))
+    except (BreedbenchError, OSError):
+        return None
 
 
 def copy_url(sha256: str, side: int) -> str:

@@ -33,6 +33,9 @@ from review import leases
 from review.decisions import decide, reason_label, undo_last
 from review.images import prefetch, review_copy_path
 from review.queue import ImageCard, cards_by_id, next_images
+from review.references import reference_strip
+from review.screening import QueueOrder, ScreenFilter, ScreeningMark
+from review.serving import copy_url, thumb_url
 
 WINDOW_SIZE = 12  # images the browser holds ahead of the reviewer
 MAX_BATCH = 200  # decisions applied from one message; the rest wait for the next
@@ -229,9 +232,12 @@ def build_window(
     ttl: timedelta = leases.LEASE_TTL,
     references: References | None = None,
     make_copies: bool = True,
+    order: QueueOrder = "crawl",
+    only: ScreenFilter | None = None,
 ) -> Window:
     """The next ``size`` images for ``reviewer``, leased to them, as the browser's payload.
 
+    ``order`` and ``only`` are the screening order and filter (``review.screening``).
     ``front`` are images to show first whatever the order (one an undo brought back). Images
     another reviewer holds are left out; the review copies of the window are made in the
     background (``make_copies``), so they are ready before the browser asks for them.
@@ -239,7 +245,9 @@ def build_window(
     now = now or leases.system_clock()
     with db.session() as s:
         taken = leases.leased_to_others(s, reviewer, now=now)
-        cards = next_images(s, reviewer, limit=size, breed_id=breed_id, exclude=taken)
+        cards = next_images(
+            s, reviewer, limit=size, breed_id=breed_id, exclude=taken, order=order, only=only
+        )
         if front:
             ids = {c.id for c in cards}
             cards = cards_by_id(s, [i for i in front if i not in ids]) + cards
@@ -288,16 +296,61 @@ def card_payload(
         "creator": origin.creator or "",
         "size": card.size_label,
         "flags": [flag.replace("_", " ") for flag in card.open_flags],
+        "screening": screening_payload(card.screening),
         "references": [
             {
                 "src": _local_path(r.get("src")),
+                "large": _local_path(r.get("large")),
                 "caption": str(r.get("caption") or ""),
                 "breed": str(r.get("breed") or ""),
+                "lookalike": bool(r.get("lookalike")),
             }
             for r in refs
             if isinstance(r, Mapping)
         ],
     }
+
+
+def screening_payload(mark: ScreeningMark | None) -> dict[str, str] | None:
+    """What a screening model said, as a badge: it marks, the reviewer decides."""
+    if mark is None:
+        return None
+    tone = "not-dog" if mark.likely_not_a_dog else "disagrees" if mark.agrees is False else "info"
+    return {
+        "badge": mark.badge,
+        "detail": f"Screened by {mark.model} · top-3: {mark.top3_label}",
+        "tone": tone,
+    }
+
+
+def reference_items(session: Session, breed_id: int, *, side: int) -> list[dict[str, Any]]:
+    """The breed's reference pictures (pinned first), then its look-alikes', for the strip under
+    the queue's image: stored thumbnails, and the review copy when one is clicked to enlarge.
+    ``reference_strip`` keeps each breed's strip for the session, so a window of one breed
+    costs its queries once."""
+    strip = reference_strip(session, breed_id)
+    items: list[dict[str, Any]] = [
+        {
+            "src": thumb_url(r.sha256),
+            "large": copy_url(r.sha256, side),
+            "caption": f"#{r.image_id}" + (" · pinned" if r.pinned else ""),
+            "breed": "this breed",
+            "lookalike": False,
+        }
+        for r in strip.own
+    ]
+    for other in strip.lookalikes:
+        items += [
+            {
+                "src": thumb_url(r.sha256),
+                "large": copy_url(r.sha256, side),
+                "caption": f"#{r.image_id}",
+                "breed": other.name,
+                "lookalike": True,
+            }
+            for r in other.images
+        ]
+    return items
 
 
 def _local_path(src: object) -> str | None:

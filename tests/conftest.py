@@ -25,6 +25,7 @@ POSTGRES_ENV = "BREEDBENCH_TEST_POSTGRES_URL"
 pytest_plugins = [
     "tests.fixtures.app",
     "tests.fixtures.crawl_jobs",
+    "tests.fixtures.assist",
     "tests.fixtures.evaluation",
     "tests.fixtures.detection",
     "tests.fixtures.seeding",

@@ -10,6 +10,7 @@ import typer
 
 from breedbench.cli import (
     app_cmds,
+    assist_cmds,
     compress_cmds,
     crawl_cmds,
     eval_cmds,
@@ -55,6 +56,7 @@ compress_cmds.register(app)
 eval_cmds.register(app)
 suspects_cmds.register(app)
 quality_cmds.register(app)
+assist_cmds.register(app)
 
 
 def main() -> None:

@@ -316,6 +316,8 @@ def evaluate(
     if crop_line:
         console.print(crop_line, highlight=False, markup=False, soft_wrap=True)
     console.print(f"Recorded run #{outcome.run_id} (dataset {detail.summary.dataset_hash[:12]}).")
+    for warning in outcome.settings.get("warnings", []):  # e.g. it screened these images
+        console.print(f"Warning: {warning}.", soft_wrap=True)
     logged = not tracking_uri or _log_to_mlflow(db, outcome.run_id, tracking_uri)
     if job is not None:  # last: whoever reads the outcome there finds the output complete
         console.file.flush()

@@ -6,7 +6,7 @@ import streamlit as st
 
 from core.errors import BreedbenchError
 from core.text import plain
-from curation_app import ui
+from curation_app import references_ui, ui
 from curation_app.state import get_database, get_settings
 from review import images
 from review.decisions import REJECT_REASONS, breed_choices
@@ -28,9 +28,12 @@ breed_id = top[0].selectbox("Breed", list(labels), format_func=labels.get, index
 size = top[1].selectbox("Per page", GRID_SIZES, index=len(GRID_SIZES) - 1, key="grid_size")
 reason = top[2].selectbox("Reason for marked images", list(REJECT_REASONS),
                           format_func=REJECT_REASONS.get, key="grid_reason")  # fmt: skip
+order, only = references_ui.order_and_filter(st.columns(4)[0], key="grid")
 if breed_id is None:
     st.info("Choose a breed to see its pending images.")
     st.stop()
+if st.toggle("Reference pictures", key="grid_references"):
+    references_ui.reference_panel(db, breed_id, key="grid", reviewer=reviewer)
 
 
 def _apply(shown: list[int]) -> None:
@@ -52,8 +55,8 @@ def _apply(shown: list[int]) -> None:
 @st.fragment
 def grid_panel() -> None:
     with db.session() as s:
-        cards = grid_batch(s, reviewer, breed_id, size)
-        remaining = pending_count(s, reviewer, breed_id)
+        cards = grid_batch(s, reviewer, breed_id, size, order=order, only=only)
+        remaining = pending_count(s, reviewer, breed_id, only=only)
     message = st.session_state.pop("grid_message", None)
     if message:
         (st.success if message[0] == "ok" else st.error)(message[1])
@@ -69,6 +72,7 @@ def grid_panel() -> None:
         with cols[n % COLUMNS], st.container(key=f"cell-{state}-{card.id}"):
             st.image(str(images.thumbnail(db.store, card.sha256)), width="stretch")
             st.checkbox(f"reject #{card.id}", key=f"mark_{card.id}")
+            references_ui.screening_badge(card.screening, detailed=False)
     st.button(
         f"Reject {marked} marked, accept the other {len(cards) - marked}",
         key="accept_rest", type="primary", shortcut="Ctrl+Enter", on_click=_apply, args=(shown,),

@@ -8,12 +8,13 @@ each exactly once, by its id) and sends back their acknowledgements with a refil
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import streamlit as st
 from sqlalchemy.orm import Session
 
-from curation_app import crawl_ui, ui
+from curation_app import crawl_ui, references_ui, ui
 from curation_app.queue_component import mount
 from curation_app.state import get_database, get_settings
 from review.decisions import REJECT_REASONS, breed_choices
@@ -27,6 +28,7 @@ from review.window import (
     apply_batch,
     build_window,
     parse_batch,
+    reference_items,
     still_enough,
 )
 
@@ -47,14 +49,15 @@ breed_filter = st.sidebar.selectbox(
     "Review breed", [None, *labels], format_func=lambda i: "All breeds" if i is None else labels[i],
     key="queue_breed",
 )  # fmt: skip
+order, only = references_ui.order_and_filter(st.sidebar, key="queue")
 
 
 def _remaining(s: Session, breed_id: int | None) -> int:
     """Images left for this reviewer. Under consensus the exact count reads every pending
     image's votes, so it is recounted every 20 decisions and estimated in between (it is shown
     as progress only)."""
-    if settings.min_reviews <= 1:
-        return pending_count(s, reviewer, breed_id)
+    if settings.min_reviews <= 1 or only is not None:
+        return pending_count(s, reviewer, breed_id, min_reviews=settings.min_reviews, only=only)
     decided = st.session_state.get("queue_decided", 0)
     key = f"queue_remaining_{breed_id}"
     cached = st.session_state.get(key)
@@ -80,7 +83,7 @@ def _apply_outbox() -> list[Ack]:
 @st.fragment
 def review_panel() -> None:
     acks = _apply_outbox()
-    scope = f"{reviewer}|{breed_filter}"
+    scope = f"{reviewer}|{breed_filter}|{order}|{only}"
     now = system_clock()
     sent: SentWindow | None = st.session_state.get("queue_window")
     cards = still_enough(sent, scope, acks, now=now)
@@ -95,6 +98,9 @@ def review_panel() -> None:
             breed_id=breed_filter,
             front=front[-1:],
             now=now,
+            order=order,
+            only=only,
+            references=partial(reference_items, side=settings.review_image_side),
         ).cards
         sent = SentWindow(scope, cards, now)
     else:

@@ -95,6 +95,7 @@ class Queue {
 
   build() {
     const root = el("div", { class: "bbq" });
+    this.rootEl = root; // overlays go here: the component's styles apply inside it
     this.banner = el("div", { class: "bbq-banner", role: "status", hidden: "" });
     const body = el("div", { class: "bbq-body" });
     const left = el("div", { class: "bbq-left" });
@@ -253,7 +254,30 @@ class Queue {
   }
 
   // ---- decisions ------------------------------------------------------------------------
+  enlarge(ref) {
+    // A reference picture at review size, over the page; a click or Escape closes it.
+    this.closeEnlarged();
+    const overlay = el("div", { class: "bbq-overlay", role: "dialog" });
+    overlay.append(
+      el("img", { src: ref.large, alt: ref.breed }),
+      el("div", { class: "bbq-overlay-caption" }, [ref.breed, ref.caption].join(" · ")),
+    );
+    overlay.addEventListener("click", () => this.closeEnlarged());
+    this.rootEl.append(overlay);
+    this.overlay = overlay;
+  }
+
+  closeEnlarged() {
+    if (this.overlay) this.overlay.remove();
+    this.overlay = null;
+  }
+
   key(e) {
+    if (this.overlay && e.key === "Escape") {
+      this.closeEnlarged();
+      e.preventDefault();
+      return;
+    }
     if (e.ctrlKey || e.metaKey || e.altKey || e.repeat) return;
     const t = e.target;
     if (t && (t.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(t.tagName))) return;
@@ -412,8 +436,16 @@ class Queue {
     this.refs.replaceChildren();
     this.refs.hidden = !card.references.length;
     for (const ref of card.references) {
-      const fig = el("figure", { class: "bbq-ref" });
-      if (ref.src) fig.append(el("img", { src: ref.src, alt: ref.breed, loading: "lazy" }));
+      const fig = el("figure", { class: ref.lookalike ? "bbq-ref bbq-lookalike" : "bbq-ref" });
+      if (ref.src) {
+        const thumb = el("img", { src: ref.src, alt: ref.breed, loading: "lazy" });
+        if (ref.large) {
+          thumb.classList.add("bbq-zoomable");
+          thumb.title = "Click to enlarge";
+          thumb.addEventListener("click", () => this.enlarge(ref));
+        }
+        fig.append(thumb);
+      }
       fig.append(el("figcaption", {}, [ref.breed, ref.caption].filter(Boolean).join(" · ")));
       this.refs.append(fig);
     }
@@ -431,6 +463,13 @@ class Queue {
         el("div", { class: "bbq-flag" }, `Flagged: ${f} (see Duplicates & conflicts)`),
       ),
     );
+    if (card.screening) {
+      // What a screening model said: a mark beside the image, never a decision.
+      this.flags.append(
+        el("div", { class: `bbq-screening bbq-${card.screening.tone}` }, card.screening.badge),
+        el("div", { class: "bbq-screening-detail" }, card.screening.detail),
+      );
+    }
     this.status.textContent = last + pending;
     this.renderRelabel();
   }

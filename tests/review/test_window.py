@@ -10,7 +10,7 @@ import pytest
 
 from db.database import Database
 from db.models import Decision, ImageStatus
-from review.serving import copy_url, parse_copy_name, servable_copy
+from review.serving import copy_url, parse_copy_name, servable_copy, servable_thumb, thumb_url
 from review.window import (
     Ack,
     ClientDecision,
@@ -158,7 +158,8 @@ def test_an_undone_image_comes_first_and_references_are_attached(database: Datab
 
     def refs(session: Any, breed: int) -> list[dict[str, Any]]:
         calls.append(breed)
-        return [{"src": "/refs/a.jpg", "caption": "<b>x</b>", "breed": "Boxer"},
+        return [{"src": "/refs/a.jpg", "caption": "<b>x</b>", "breed": "Boxer",
+                 "large": "//127.0.0.2/big.jpg", "lookalike": 1},
                 {"src": "javascript:alert(1)", "caption": "", "breed": "Boxer"},
                 {"src": "http://127.0.0.2:9/track.jpg", "caption": "", "breed": "Boxer"},
                 {"src": "/refs/../../bb.db", "caption": "", "breed": "Boxer"}]  # fmt: skip
@@ -169,11 +170,13 @@ def test_an_undone_image_comes_first_and_references_are_attached(database: Datab
     )  # fmt: skip
     assert [c["id"] for c in window.cards] == [ids[0], ids[1], ids[2]]
     assert calls == [breed_id(database, "boxer")] * 3
+    none = {"large": None, "lookalike": False}
     assert window.cards[0]["references"] == [
-        {"src": "/refs/a.jpg", "caption": "<b>x</b>", "breed": "Boxer"},
-        {"src": None, "caption": "", "breed": "Boxer"},
-        {"src": None, "caption": "", "breed": "Boxer"},  # another host: never fetched
-        {"src": None, "caption": "", "breed": "Boxer"},
+        # a scheme-relative address is another host too: never fetched, not even enlarged
+        {"src": "/refs/a.jpg", "caption": "<b>x</b>", "breed": "Boxer", **none, "lookalike": True},
+        {"src": None, "caption": "", "breed": "Boxer", **none},
+        {"src": None, "caption": "", "breed": "Boxer", **none},  # another host: never fetched
+        {"src": None, "caption": "", "breed": "Boxer", **none},
     ]
     plain = build_window(database, "bo", side=SIDE, image_url=copy_url, make_copies=False)
     assert all(c["references"] == [] for c in plain.cards)
@@ -260,3 +263,24 @@ def test_a_copy_asked_for_by_several_requests_at_once_is_one_file(database: Data
     with ThreadPoolExecutor(4) as pool:
         paths = list(pool.map(lambda _: ensure_copy(database.store, sha, 256), range(4)))
     assert len(set(paths)) == 1 and paths[0].read_bytes()[:2] == b"\xff\xd8"
+
+
+def test_only_thumbnails_of_images_in_the_database_are_served(database: Database) -> None:
+    image_id = insert_image(database, "pug")
+    sha = image_row(database, image_id).sha256
+    assert thumb_url(sha) == f"/review-thumbs/{sha}.jpg"
+    path = servable_thumb(database, f"{sha}.jpg")
+    assert path is not None and path == database.store.absolute(f"thumbs/{sha[:2]}/{sha}.jpg")
+    for name in (f"{'0' * 64}.jpg", f"../{sha}.jpg", f"{sha}.png", f"{sha.upper()}.jpg", ""):
+        assert servable_thumb(database, name) is None, name
+
+
+def test_a_card_with_a_screening_mark_carries_its_badge(
+    database: Database, add_screening: Any
+) -> None:
+    clear, cat = (insert_image(database, "pug", seed=n) for n in range(2))
+    add_screening({cat: (0.05, 0.02, False)})
+    cards = {c["id"]: c for c in build_window(database, "ana", side=SIDE, image_url=copy_url).cards}
+    assert cards[clear]["screening"] is None
+    mark = cards[cat]["screening"]
+    assert mark["tone"] == "not-dog" and mark["badge"].startswith("likely not a dog")
