@@ -57,6 +57,14 @@ OPENVERSE_TOKEN = "test-token-123"
 OPENVERSE_CLIENT = ("client-id", "client-secret")
 FLICKR_KEY = "flickr-test-key"
 
+ROBOTS_TXT = (
+    "User-agent: *\n"
+    "Disallow: /private/\n"
+    "Disallow: /wikimedia/w/\n"
+    "Disallow: /openverse/\n"
+    "Disallow: /flickr/\n"
+)
+
 # Paths of the misbehaving suite (query "vizsla"), with what the crawl must make of them.
 MISBEHAVING: dict[str, str] = {
     "/img/good/101.jpg": "stored",
@@ -90,6 +98,8 @@ CATALOG: dict[str, list[str]] = {
     "boxer": ["/img/html.jpg"],
     "boxer dog": [f"/img/good/{n}.jpg" for n in range(400, 406)],
     "saluki": [f"/img/good/{n}.jpg" for n in range(500, 510)],
+    # Images that the server can hold back until the test lets them go (``/_hold``).
+    "ibizan hound": [f"/img/held/{n}.jpg" for n in range(600, 615)],
     # Openverse answers 503 to this query every time; the other sources answer normally.
     "basenji": [f"/img/good/{n}.jpg" for n in range(600, 604)],
     # A result pointing at a local file: must never be read.
@@ -242,6 +252,8 @@ class MockApp:
         self.log: list[dict[str, Any]] = []
         self.hits: dict[str, int] = {}
         self.extra: dict[str, list[str]] = {}  # queries added by POST /_catalog
+        self.gate: asyncio.Event | None = None  # /img/held/ answers once it is set
+        self.free_held = 0  # how many /img/held/ requests still answer at once while held
 
     def base(self, request: web.Request) -> str:
         return f"http://{request.host}"
@@ -266,6 +278,10 @@ class MockApp:
         r = app.router
         r.add_get("/_log", self.get_log)
         r.add_post("/_catalog", self.add_catalog)
+        r.add_post("/_new_crawl", self.new_crawl)
+        r.add_post("/_hold", self.hold)
+        r.add_post("/_release", self.release)
+        r.add_get("/img/held/{n:\\d+}.jpg", self.held)
         r.add_get("/redirect", self.redirect)
         r.add_get("/robots.txt", self.robots)
         r.add_get("/openverse/v1/images/", self.openverse)
@@ -287,11 +303,40 @@ class MockApp:
         self.extra.update(await request.json())
         return web.json_response(sorted(self.extra))
 
+    async def new_crawl(self, request: web.Request) -> web.Response:
+        """Forget the hits counted so far: the next request of each path is a first try."""
+        self.hits.clear()
+        return web.json_response({})
+
+    def _gate(self) -> asyncio.Event:
+        if self.gate is None:
+            self.gate = asyncio.Event()
+            self.gate.set()
+        return self.gate
+
+    async def hold(self, request: web.Request) -> web.Response:
+        self.free_held = int(request.query.get("after", "0"))
+        self._gate().clear()
+        return web.json_response({})
+
+    async def release(self, request: web.Request) -> web.Response:
+        self._gate().set()
+        return web.json_response({})
+
+    async def held(self, request: web.Request) -> web.Response:
+        if self.free_held > 0:
+            self.free_held -= 1
+        else:
+            await self._gate().wait()
+        return web.Response(body=self.images.get("good", int(request.match_info["n"])))
+
     async def redirect(self, request: web.Request) -> web.Response:
         raise web.HTTPFound(request.query["to"])
 
     async def robots(self, request: web.Request) -> web.Response:
-        return web.Response(text="User-agent: *\nDisallow: /private/\n")
+        # As Commons does for page crawlers: the search APIs' paths are disallowed too. The
+        # crawler obeys robots.txt for images only, so every crawl here proves the exemption.
+        return web.Response(text=ROBOTS_TXT)
 
     # --- APIs -------------------------------------------------------------------------------
 
@@ -605,6 +650,29 @@ class MockServer:
             if e["path"] == "/openverse/v1/images/" and params.get("q") == [query]:
                 asked[int(params.get("page", ["1"])[0])] += 1
         return asked
+
+    def new_crawl(self) -> None:
+        """A crawl starts: each path's next request is its first try (the rate-limited image
+        answers 429 once per crawl, whatever crawled it before)."""
+        import urllib.request
+
+        post = urllib.request.Request(f"{self.url}/_new_crawl", data=b"", method="POST")
+        with urllib.request.urlopen(post) as fh:
+            fh.read()
+
+    def _post(self, path: str) -> None:
+        import urllib.request
+
+        with urllib.request.urlopen(urllib.request.Request(f"{self.url}{path}", data=b"")) as fh:
+            fh.read()
+
+    def hold(self, after: int = 0) -> None:
+        """From now on ``/img/held/`` images but the next ``after`` wait (the request stays
+        open) until ``release``."""
+        self._post(f"/_hold?after={after}")
+
+    def release(self) -> None:
+        self._post("/_release")
 
     def add_catalog(self, entries: dict[str, list[str]]) -> None:
         """Make the APIs answer these queries with these paths (or full URLs)."""
