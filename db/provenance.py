@@ -38,6 +38,12 @@ class Provenance:
         # Every record passes here, from a search result, an import or a stored row alike.
         for name in PAGE_URL_FIELDS:
             object.__setattr__(self, name, web_url(getattr(self, name)))
+        # A search result's text can be longer than its column: PostgreSQL would refuse the
+        # whole image (SQLite keeps it), so it is cut to fit, visibly.
+        for name, limit in FIELD_LIMITS.items():
+            value = getattr(self, name)
+            if value is not None and len(value) > limit:
+                object.__setattr__(self, name, value[: limit - 1] + "…")
 
     @property
     def license_label(self) -> str:
@@ -57,5 +63,7 @@ class Provenance:
 
 
 PROVENANCE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Provenance))
+# The lengths of the ``images`` columns that have one (``db.models.Image``).
+FIELD_LIMITS: dict[str, int] = {"source": 40, "query": 200, "license": 80, "license_version": 20}
 # The links a reader may follow: http(s) or nothing.
 PAGE_URL_FIELDS: tuple[str, ...] = ("landing_url", "license_url")

@@ -1,19 +1,17 @@
 """Shared fixtures: settings in a temporary data dir, and a database on SQLite and PostgreSQL.
 
-PostgreSQL runs when ``BREEDBENCH_TEST_POSTGRES_URL`` names a server (``.ci/run`` starts one);
-each test then gets a database of its own, dropped afterwards. Without it those cases skip and
-say why.
+PostgreSQL is the server ``BREEDBENCH_TEST_POSTGRES_URL`` names (``.ci/run`` starts one) or,
+without it, one started for the run (``tests/fixtures/databases.py``); each test gets a database
+of its own, dropped afterwards. ``database`` and everything built on it run on both.
 """
 
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, make_url, text
 
 from core.settings import Settings
 from db.database import Database, open_database
@@ -24,10 +22,12 @@ POSTGRES_ENV = "BREEDBENCH_TEST_POSTGRES_URL"
 # Fixtures shared across test folders (tests mirror the packages; fixtures serve several).
 pytest_plugins = [
     "tests.fixtures.app",
+    "tests.fixtures.databases",
     "tests.fixtures.crawl_jobs",
     "tests.fixtures.assist",
     "tests.fixtures.evaluation",
     "tests.fixtures.detection",
+    "tests.fixtures.permissions",
     "tests.fixtures.seeding",
     "tests.fixtures.suspects",
     "tests.fixtures.workspace",
@@ -56,29 +56,6 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'test.db'}"
 
 
-def _postgres_admin_url() -> str:
-    url = os.environ.get(POSTGRES_ENV)
-    if not url:
-        pytest.skip(f"PostgreSQL not configured: set {POSTGRES_ENV} (.ci/run does)")
-    return url
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test."""
-    admin = make_url(_postgres_admin_url())
-    name = f"bb_test_{uuid.uuid4().hex[:12]}"
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        engine.dispose()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest) -> str:
     """Parametrizes a test over both supported databases."""
@@ -88,8 +65,9 @@ def db_url(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def settings(data_dir: Path, sqlite_url: str) -> Settings:
-    return Settings(data_dir=data_dir, database_url=sqlite_url)
+def settings(data_dir: Path, database_url: str) -> Settings:
+    """Settings of this test's database: SQLite, and again PostgreSQL (``database_backend``)."""
+    return Settings(data_dir=data_dir, database_url=database_url)
 
 
 def _open_seeded(settings: Settings) -> Database:
@@ -101,7 +79,8 @@ def _open_seeded(settings: Settings) -> Database:
 
 @pytest.fixture
 def database(settings: Settings) -> Iterator[Database]:
-    """A migrated, seeded SQLite database with an image store (the everyday fixture)."""
+    """A migrated, seeded database with an image store (the everyday fixture), once on SQLite
+    and once on PostgreSQL."""
     db = _open_seeded(settings)
     yield db
     db.dispose()

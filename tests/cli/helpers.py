@@ -34,7 +34,13 @@ def invoke(*args: object, stdin: str | None = None, width: int | None = None) ->
     """``breedbench ARGS``; ``stdin`` is what is typed at prompts, ``width`` the console's
     columns (80 otherwise, as in a pipe)."""
     runner = CliRunner(env={"COLUMNS": str(width)} if width else None)
-    result = runner.invoke(app, [str(a) for a in args], input=stdin, catch_exceptions=False)
+    result = runner.invoke(
+        app,
+        [str(a) for a in args],
+        input=stdin,
+        catch_exceptions=False,
+        terminal_width=width,
+    )
     return Outcome(result.exit_code, result.output)
 
 

@@ -143,8 +143,8 @@ def test_a_file_that_cannot_be_read_is_one_line(tmp_path: Path) -> None:
     _assert_one_line(result.output, f"database file {unreadable.resolve()} cannot be read")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads and writes files without permission")
 @pytest.mark.parametrize(("mode", "message"), [(0o000, "cannot be read"), (0o444, "is read-only")])
+@pytest.mark.usefixtures("owner_permissions")  # as root too (CI): the owner's bits are obeyed
 def test_a_file_without_permission_is_one_line(
     tmp_path: Path, real_db: bytes, mode: int, message: str
 ) -> None:

@@ -5,19 +5,27 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from typer.testing import CliRunner
-
-from breedbench.cli import app
 from evaluator.registry import get_version
+from tests.cli.helpers import cli
 from tests.fixtures.evaluation import lite_spec, register
 from tests.fixtures.workspace import Workspace
 
-runner = CliRunner()
-
 
 def run(ws: Workspace, *args: str) -> tuple[int, str]:
-    result = runner.invoke(app, [*ws.cli_base(), *args], terminal_width=200)
-    return result.exit_code, result.output
+    return cli(ws.db, *args)
+
+
+def test_convert_names_the_new_version_after_its_settings(workspace: Workspace) -> None:
+    """Without --version the version is named as the README shows: ``v1-int8-uint8io-at-Sub``."""
+    code, out = run(workspace, "convert", "tiny:pb", "--quantize", "dynamic", "--input", "Sub")
+    assert code == 0, out
+    assert "Registered tiny:pb-dynamic-at-Sub (parent tiny:pb)" in out
+    args = ["--quantize", "int8", "--io", "uint8", "--input", "Sub", "--calibration", "4"]
+    code, out = run(workspace, "convert", "tiny:pb", *args)
+    assert code == 0, out
+    assert "Registered tiny:pb-int8-uint8io-at-Sub (parent tiny:pb)" in out
+    with workspace.db.session() as s:
+        assert get_version(s, "tiny:pb-int8-uint8io-at-Sub").parent_id == workspace.parent.id
 
 
 def test_convert_registers_and_prints_the_derived_input(workspace: Workspace) -> None:

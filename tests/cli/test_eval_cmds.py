@@ -6,9 +6,13 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+from sqlalchemy import func, select
+
+from db.models import EvalRun, Prediction
 from evaluator.results import list_runs
 from tests.cli.helpers import cli
-from tests.fixtures.evaluation import EvalSet
+from tests.fixtures.evaluation import EvalSet, batchable_spec, register
 from tests.modelkit import TinyModels, graph_with_ops
 
 
@@ -124,14 +128,33 @@ def test_cli_errors_are_one_line(
     assert code == 1 and "no evaluation run 999" in out
 
 
-def test_interrupted_evaluate_says_nothing_was_recorded(
-    eval_set: EvalSet, tiny_models: TinyModels, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+def interrupt_at_batch(monkeypatch: pytest.MonkeyPatch, n: int) -> list[int]:
+    """Ctrl-C while the real evaluation scores its ``n``-th batch (earlier ones were scored);
+    the sizes of the batches scored are listed as they come."""
     from evaluator import pipeline
 
-    def interrupted(*args, **kwargs):  # type: ignore[no-untyped-def]
-        raise KeyboardInterrupt
+    real = pipeline.score_batch
+    scored: list[int] = []
 
-    monkeypatch.setattr(pipeline, "evaluate", interrupted)
-    code, out = cli(eval_set, "evaluate", "anything")
+    def score_batch(outputs, images, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if len(scored) == n - 1:
+            raise KeyboardInterrupt
+        scored.append(len(images))
+        return real(outputs, images, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "score_batch", score_batch)
+    return scored
+
+
+def test_interrupted_evaluate_says_nothing_was_recorded(
+    eval_set: EvalSet, tiny_models: TinyModels, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    register(eval_set.db, tiny_models.batchable_pb, batchable_spec(tiny_models))
+    scored = interrupt_at_batch(monkeypatch, 3)
+    code, out = cli(eval_set, "evaluate", "tiny:1", "--batch", "4")
     assert code == 130 and "Interrupted: nothing recorded." in out
+    assert scored == [4, 4]  # two batches were scored in memory before the interrupt...
+    with eval_set.db.session() as s:  # ...and none of it reached the database
+        assert s.scalar(select(func.count()).select_from(EvalRun)) == 0
+        assert s.scalar(select(func.count()).select_from(Prediction)) == 0
+    assert "0 runs" in cli(eval_set, "history").output

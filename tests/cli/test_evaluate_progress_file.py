@@ -57,18 +57,19 @@ def test_a_bug_keeps_its_traceback_in_the_output_and_its_summary_in_the_file(
 
 
 def test_an_interrupted_evaluation_is_stopped_in_the_file(
-    eval_set: EvalSet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    eval_set: EvalSet, tiny_models: TinyModels, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from evaluator import pipeline
+    from tests.cli.test_eval_cmds import interrupt_at_batch
 
-    def interrupted(*args, **kwargs):  # type: ignore[no-untyped-def]
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(pipeline, "evaluate", interrupted)
+    register(eval_set.db, tiny_models.batchable_pb, batchable_spec(tiny_models))
+    interrupt_at_batch(monkeypatch, 2)
     path = tmp_path / "p.json"
-    code, out = cli(eval_set, "evaluate", "anything", "--progress-file", path)
+    code, out = cli(eval_set, "evaluate", "tiny:1", "--batch", "4", "--progress-file", path)
     assert code == 130 and "Interrupted: nothing recorded." in out
-    assert content(path) == {"status": "stopped", "error": "stopped by a user"}
+    total = len(eval_set.image_ids)  # the first batch of 4 was counted, then Ctrl-C
+    assert content(path) == {
+        "done": 4, "total": total, "status": "stopped", "error": "stopped by a user"
+    }  # fmt: skip
 
 
 def test_a_progress_file_that_cannot_be_written_is_a_one_line_error(

@@ -60,4 +60,5 @@ def crawl(
         dog_keyword=dog_keyword,
         scrapy_overrides={**source_overrides(server.url), **overrides},
     )
+    server.new_crawl()
     return run_crawl(db, options, control=control, on_progress=on_progress)

@@ -32,6 +32,8 @@ JSON), so that tests can check a crawl reads past each of them, and asks for eac
 ``GET /redirect?to=URL`` answers 302 to any URL (how a hostile image host would redirect).
 ``GET /img/held/GATE/N.jpg`` answers a good image only once ``POST /_release?gate=GATE`` has
 been called (or after a minute): a crawl that is still running when a test looks at it.
+``GET /img/paused/N.jpg`` answers at once until ``POST /_pause?after=K``; then all but the next K
+wait until ``POST /_resume``: an interrupt that comes at a known point of a crawl.
 
 ``CountingServer`` is a tiny image host bound to another loopback address (``127.0.0.2``): the
 address guard's tests point results and redirects at it and check that it was never reached.
@@ -68,6 +70,14 @@ OPENVERSE_TOKEN = "test-token-123"
 OPENVERSE_CLIENT = ("client-id", "client-secret")
 FLICKR_KEY = "flickr-test-key"
 
+ROBOTS_TXT = (
+    "User-agent: *\n"
+    "Disallow: /private/\n"
+    "Disallow: /wikimedia/w/\n"
+    "Disallow: /openverse/\n"
+    "Disallow: /flickr/\n"
+)
+
 # Paths of the misbehaving suite (query "vizsla"), with what the crawl must make of them.
 MISBEHAVING: dict[str, str] = {
     "/img/good/101.jpg": "stored",
@@ -101,6 +111,8 @@ CATALOG: dict[str, list[str]] = {
     "boxer": ["/img/html.jpg"],
     "boxer dog": [f"/img/good/{n}.jpg" for n in range(400, 406)],
     "saluki": [f"/img/good/{n}.jpg" for n in range(500, 510)],
+    # Images that the server can pause until the test lets them go (``/_pause``, ``/_resume``).
+    "ibizan hound": [f"/img/paused/{n}.jpg" for n in range(600, 615)],
     # Openverse answers 503 to this query every time; the other sources answer normally.
     "basenji": [f"/img/good/{n}.jpg" for n in range(600, 604)],
     # A result pointing at a local file: must never be read.
@@ -262,6 +274,8 @@ class MockApp:
         self.hits: dict[str, int] = {}
         self.extra: dict[str, list[str]] = {}  # queries added by POST /_catalog
         self.gates: dict[str, asyncio.Event] = {}  # /img/held/GATE/...: opened by /_release
+        self.pause_gate: asyncio.Event | None = None  # /img/paused/ answers once it is set
+        self.free_paused = 0  # how many /img/paused/ requests still answer at once while held
 
     def base(self, request: web.Request) -> str:
         return f"http://{request.host}"
@@ -288,6 +302,10 @@ class MockApp:
         r.add_post("/_catalog", self.add_catalog)
         r.add_post("/_release", self.release)
         r.add_get("/img/held/{gate}/{n:\\d+}.jpg", self.held)
+        r.add_post("/_new_crawl", self.new_crawl)
+        r.add_post("/_pause", self.pause)
+        r.add_post("/_resume", self.resume)
+        r.add_get("/img/paused/{n:\\d+}.jpg", self.paused)
         r.add_get("/redirect", self.redirect)
         r.add_get("/robots.txt", self.robots)
         r.add_get("/openverse/v1/images/", self.openverse)
@@ -323,11 +341,40 @@ class MockApp:
             body=self.images.get("good", int(request.match_info["n"])), content_type="image/jpeg"
         )
 
+    async def new_crawl(self, request: web.Request) -> web.Response:
+        """Forget the hits counted so far: the next request of each path is a first try."""
+        self.hits.clear()
+        return web.json_response({})
+
+    def _pause_gate(self) -> asyncio.Event:
+        if self.pause_gate is None:
+            self.pause_gate = asyncio.Event()
+            self.pause_gate.set()
+        return self.pause_gate
+
+    async def pause(self, request: web.Request) -> web.Response:
+        self.free_paused = int(request.query.get("after", "0"))
+        self._pause_gate().clear()
+        return web.json_response({})
+
+    async def resume(self, request: web.Request) -> web.Response:
+        self._pause_gate().set()
+        return web.json_response({})
+
+    async def paused(self, request: web.Request) -> web.Response:
+        if self.free_paused > 0:
+            self.free_paused -= 1
+        else:
+            await self._pause_gate().wait()
+        return web.Response(body=self.images.get("good", int(request.match_info["n"])))
+
     async def redirect(self, request: web.Request) -> web.Response:
         raise web.HTTPFound(request.query["to"])
 
     async def robots(self, request: web.Request) -> web.Response:
-        return web.Response(text="User-agent: *\nDisallow: /private/\n")
+        # As Commons does for page crawlers: the search APIs' paths are disallowed too. The
+        # crawler obeys robots.txt for images only, so every crawl here proves the exemption.
+        return web.Response(text=ROBOTS_TXT)
 
     # --- APIs -------------------------------------------------------------------------------
 
@@ -686,6 +733,29 @@ class MockServer:
         post = urllib.request.Request(f"{self.url}/_release?gate={gate}", data=b"", method="POST")
         with urllib.request.urlopen(post) as fh:
             fh.read()
+
+    def new_crawl(self) -> None:
+        """A crawl starts: each path's next request is its first try (the rate-limited image
+        answers 429 once per crawl, whatever crawled it before)."""
+        import urllib.request
+
+        post = urllib.request.Request(f"{self.url}/_new_crawl", data=b"", method="POST")
+        with urllib.request.urlopen(post) as fh:
+            fh.read()
+
+    def _post(self, path: str) -> None:
+        import urllib.request
+
+        with urllib.request.urlopen(urllib.request.Request(f"{self.url}{path}", data=b"")) as fh:
+            fh.read()
+
+    def pause(self, after: int = 0) -> None:
+        """From now on ``/img/paused/`` images but the next ``after`` wait (the request stays
+        open) until ``resume``."""
+        self._post(f"/_pause?after={after}")
+
+    def resume(self) -> None:
+        self._post("/_resume")
 
     def add_catalog(self, entries: dict[str, list[str]]) -> None:
         """Make the APIs answer these queries with these paths (or full URLs)."""

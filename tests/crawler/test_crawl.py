@@ -189,6 +189,30 @@ def test_cli_crawl_prints_a_table_per_breed_and_records_the_run(
     assert "weimaraner" in result.output and "3" in result.output
 
 
+def test_a_crawl_without_a_contact_warns_and_says_so_in_its_user_agent(
+    cli_env: list[str], database: Database, mockserver: MockServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """README: BREEDBENCH_CONTACT "unset (warns)"; the API operators ask for one."""
+    argv = [*cli_env, "crawl", "--breed", "weimaraner", "--per-breed", "1", "--source", "openverse"]
+    start = len(mockserver.log())
+    with_contact = cli.invoke(app, argv)
+    assert with_contact.exit_code == 0, with_contact.output
+    assert "BREEDBENCH_CONTACT" not in with_contact.output
+    monkeypatch.delenv("BREEDBENCH_CONTACT")
+    mockserver.new_crawl()
+    without = cli.invoke(app, [*argv[:-4], "--per-breed", "2", "--source", "openverse"])
+    assert without.exit_code == 0, without.output
+    flat = " ".join(without.output.split())  # the console wraps at 80 columns
+    assert flat.count("Warning:") == 1
+    assert (
+        "Warning: BREEDBENCH_CONTACT is not set; API operators ask for a contact in the "
+        "User-Agent." in flat
+    )
+    agents = {e["user_agent"] for e in mockserver.log()[start:]}
+    assert any("tests@example.org" in (a or "") for a in agents)
+    assert any("no contact set: BREEDBENCH_CONTACT" in (a or "") for a in agents)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

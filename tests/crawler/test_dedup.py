@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from crawler.dedup import DedupIndex, Verdict, cross_breed_flags
@@ -65,13 +66,41 @@ def test_load_reads_every_stored_image_rejected_ones_too(database: Database) -> 
     assert index.check(breed_id(database, "pug"), sha, again.phash).verdict is Verdict.CROSS_BREED
 
 
-def test_lookup_is_vectorised_over_many_hashes() -> None:
+def test_lookup_is_vectorised_over_many_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Among 100 000 stored hashes the one near picture is found, by one XOR + popcount over
+    the whole array (not a Python loop over rows, not a scan that skips the index)."""
     import numpy as np
 
+    from db import hashing
+
     rng = np.random.default_rng(1)
+    probe = validate_image(jpeg_bytes(seed=9))
     index = DedupIndex()
-    for i, h in enumerate(rng.integers(-(2**63), 2**63 - 1, size=100_000, dtype=np.int64)):
+    hashes = rng.integers(-(2**63), 2**63 - 1, size=100_000, dtype=np.int64)
+    # Random 64-bit hashes lie ~32 bits from the probe; keep them all far away.
+    far = hashing.hamming_distances(hashes, probe.phash) > 2 * NEAR_DUPLICATE_DISTANCE
+    hashes = hashes[far]
+    near_at = len(hashes) // 2 + 17
+    for i, h in enumerate(hashes):
         index._hashes.add(i, int(h))  # bulk fill without sha entries
         index._breed_of[i] = 1 + i % 120
-    probe = validate_image(jpeg_bytes(seed=9))
-    assert index.check(500, probe.sha256, probe.phash).verdict is Verdict.NEW
+    # Two bits off the probe, at an arbitrary position, stored for breed 7.
+    index._hashes._hashes[near_at] = hashing.to_signed64(probe.phash ^ 0b101)
+    index._breed_of[near_at] = 7
+    calls: list[int] = []
+    real = hashing.hamming_distances
+
+    def counted(array: np.ndarray, query: int) -> np.ndarray:
+        calls.append(len(array))
+        return real(array, query)
+
+    monkeypatch.setattr(hashing, "hamming_distances", counted)
+    assert index.check(500, probe.sha256, probe.phash).verdict is Verdict.CROSS_BREED
+    same = index.check(7, probe.sha256, probe.phash)
+    assert same.verdict is Verdict.NEAR_DUPLICATE
+    assert same.same_breed is not None
+    assert (same.same_breed.image_id, same.same_breed.distance) == (near_at, 2)
+    assert calls == [len(hashes), len(hashes)]  # one pass over every hash per lookup
+    unrelated = validate_image(jpeg_bytes(seed=31))
+    index._hashes._hashes[near_at] = hashes[0]
+    assert index.check(7, unrelated.sha256, probe.phash).verdict is Verdict.NEW

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
+import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -71,7 +73,25 @@ def test_cli_leakcheck(database: Database, tmp_path: Path) -> None:
     assert result.exit_code == 2 and "--distance" in result.output and "64" in result.output
 
 
-def test_large_reference_sets_hash_in_worker_processes(database: Database, tmp_path: Path) -> None:
+def test_large_reference_sets_hash_in_worker_processes(
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crawler import leakcheck as module
+
+    pools: list[dict[str, object]] = []
+
+    class RecordingPool(module.ProcessPoolExecutor):
+        """The real pool; remembers how many workers it had and which processes ran."""
+
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+            pools.append({"max_workers": self._max_workers, "pids": set()})
+
+        def shutdown(self, *args: object, **kwargs: object) -> None:
+            pools[-1]["pids"] = {p for p in (self._processes or {})}
+            super().shutdown(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(module, "ProcessPoolExecutor", RecordingPool)
     leaked = insert_image(database, "pug", 7)
     folder = tmp_path / "Images" / "n02110958-pug"
     folder.mkdir(parents=True)
@@ -83,3 +103,6 @@ def test_large_reference_sets_hash_in_worker_processes(database: Database, tmp_p
     assert [(leak.image_id, leak.reference) for leak in report.leaks] == [
         (leaked, "n02110958-pug/copy.jpg")
     ]
+    assert len(pools) == 1 and pools[0]["max_workers"] == 2
+    pids = pools[0]["pids"]
+    assert isinstance(pids, set) and pids and os.getpid() not in pids

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,8 @@ from db.database import Database
 from db.models import Breed, CrawlRun, FlagKind, Image, ImageFlag, RunStatus
 from db.provenance import Provenance
 from tests.crawler.conftest import crawl
-from tests.crawler.mockserver import MISBEHAVING, OPENVERSE_CLIENT, MockServer
+from tests.crawler.mockserver import MISBEHAVING, OPENVERSE_CLIENT, ROBOTS_TXT, MockServer
+from tests.fixtures.databases import BACKENDS, fresh_postgres
 
 SOURCE_NAMES = ["openverse", "wikimedia", "flickr"]
 
@@ -52,29 +54,45 @@ def rows_of(db: Database, slug: str) -> list[Image]:
     return rows
 
 
-@pytest.fixture(scope="module", params=SOURCE_NAMES)
+@pytest.fixture(
+    scope="module",
+    params=[(src, backend) for src in SOURCE_NAMES for backend in BACKENDS],
+    ids=lambda p: "-".join(p),
+)
 def source_crawl(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, mockserver
 ):  # type: ignore[no-untyped-def]
-    """One crawl per source, shared by the assertions below (a crawl takes a few seconds)."""
+    """One crawl per source and database, shared by the assertions below (a crawl takes a few
+    seconds)."""
     from core.settings import Settings
     from db.database import open_database
     from db.seed import seed_breeds
 
-    tmp = tmp_path_factory.mktemp(request.param)
-    db = open_database(Settings(data_dir=tmp / "data", database_url=f"sqlite:///{tmp}/t.db"))
-    with db.session() as s:
-        seed_breeds(s)
+    source, backend = request.param
+    tmp = tmp_path_factory.mktemp(source)
+    with ExitStack() as stack:
+        url = f"sqlite:///{tmp}/t.db"
+        if backend == "postgresql":
+            server = request.getfixturevalue("postgres_server")
+            template = request.getfixturevalue("postgres_template")
+            url = stack.enter_context(fresh_postgres(server, template))
+        db = open_database(Settings(data_dir=tmp / "data", database_url=url))
+        stack.callback(db.dispose)
+        with db.session() as s:
+            seed_breeds(s)
+        yield from _crawled(db, source, mockserver)
+
+
+def _crawled(db, source: str, mockserver):  # type: ignore[no-untyped-def]
     log_start = len(mockserver.log())
     report = crawl(
         db,
         mockserver,
         breeds=["vizsla", "weimaraner"],
-        sources=[request.param],
+        sources=[source],
         dog_keyword="never",
     )
-    yield request.param, db, report, mockserver.log()[log_start:]
-    db.dispose()
+    yield source, db, report, mockserver.log()[log_start:]
 
 
 def test_stores_the_good_images_with_their_provenance(source_crawl) -> None:  # type: ignore[no-untyped-def]
@@ -145,13 +163,28 @@ def test_same_photo_for_two_breeds_is_kept_and_flagged(source_crawl) -> None:  #
 
 
 def test_politeness_user_agent_retry_after_and_robots(source_crawl) -> None:  # type: ignore[no-untyped-def]
-    _, _, _, log = source_crawl
+    _, db, report, log = source_crawl
     assert all("breedbench/" in (e["user_agent"] or "") for e in log)
     hits = [e["time"] for e in log if e["path"] == "/img/ratelimited/104.jpg"]
-    assert len(hits) == 2
-    assert hits[1] - hits[0] >= 0.9, "the retry waited for Retry-After: 1"
+    assert len(hits) == 2  # a 429 with Retry-After: 1, then the retry
+    with db.session() as s:
+        run = s.get(CrawlRun, report.run_id)
+        assert run is not None
+        # The retry's wait is the one the server asked for (not the 0.05 s backoff).
+        assert run.stats.get("retry/waited_seconds") == 1, "the retry waited for Retry-After: 1"
     assert not any(e["path"].startswith("/private/") for e in log), "robots.txt was obeyed"
     assert any(e["path"] == "/robots.txt" for e in log)
+
+
+def test_the_search_apis_are_exempt_from_robots_txt(source_crawl) -> None:  # type: ignore[no-untyped-def]
+    """The look-alike's robots.txt disallows the APIs' paths (Commons disallows /w/): searching
+    goes on regardless, while the image hosts' rules still hold."""
+    source, db, report, log = source_crawl
+    api = {"openverse": "/openverse/", "wikimedia": "/wikimedia/w/"}.get(source, "/flickr/")
+    assert f"Disallow: {api}" in ROBOTS_TXT
+    assert any(e["path"].startswith(api) for e in log)
+    assert rows_of(db, "vizsla"), "nothing was found: the search was refused by robots.txt"
+    assert not any(e["path"].startswith("/private/") for e in log)
 
 
 def test_pages_are_followed(source_crawl) -> None:  # type: ignore[no-untyped-def]
@@ -178,6 +211,36 @@ def test_openverse_half_credentials_name_both_settings() -> None:
     settings = {**scrapy_settings(_settings()), "BREEDBENCH_OPENVERSE_CLIENT_ID": "x"}
     with pytest.raises(NotConfigured, match="BREEDBENCH_OPENVERSE_CLIENT_SECRET"):
         SOURCES["openverse"].from_crawler(Crawler(BreedSpider, settings))
+
+
+def _openverse(**overrides: object) -> OpenverseSource:
+    crawler = Crawler(BreedSpider, {**scrapy_settings(_settings()), **overrides})
+    return SOURCES["openverse"].from_crawler(crawler)  # type: ignore[return-value]
+
+
+def _asked(source: OpenverseSource, page: int | None) -> dict[str, list[str]]:
+    from urllib.parse import parse_qs, urlsplit
+
+    return parse_qs(urlsplit(source.build_request("vizsla", "vizsla", page).url).query)
+
+
+def test_openverse_keeps_the_anonymous_limits_of_20_by_20() -> None:
+    """The tests ask for 5 a page; a real crawl asks for 20, and never for a page after the
+    20th, however many pages the API counts; asking for more anonymously is cut back."""
+    default = _openverse()
+    assert _asked(default, None)["page_size"] == ["20"]
+    assert default.page_after(19) == 20 and default.page_after(20) is None
+    assert default.next_numbered(20, total_pages=500) is None
+    greedy = _openverse(BREEDBENCH_OPENVERSE_PAGE_SIZE=500, BREEDBENCH_MAX_PAGES=100)
+    assert _asked(greedy, 3) == {**_asked(greedy, 3), "page": ["3"], "page_size": ["20"]}
+    assert greedy.page_after(20) is None
+    signed_in = _openverse(
+        BREEDBENCH_OPENVERSE_PAGE_SIZE=50,
+        BREEDBENCH_MAX_PAGES=30,
+        BREEDBENCH_OPENVERSE_CLIENT_ID="id",
+        BREEDBENCH_OPENVERSE_CLIENT_SECRET="secret",
+    )
+    assert _asked(signed_in, None)["page_size"] == ["50"] and signed_in.page_after(20) == 21
 
 
 def test_openverse_client_credentials_get_a_bearer_token(

@@ -99,3 +99,23 @@ def test_a_javascript_landing_url_is_not_stored(any_database: Database) -> None:
     with db.session() as s:
         row = s.scalars(select(Image)).one()
         assert row.landing_url is None and row.creator == "Jo"
+
+
+def test_text_longer_than_its_column_is_cut_to_fit_on_both_databases(
+    database: Database,
+) -> None:
+    """A search result's licence version or query longer than its column is stored cut, with
+    an ellipsis, on PostgreSQL (which refuses longer values) as on SQLite."""
+    from db.provenance import FIELD_LIMITS
+
+    for name, limit in FIELD_LIMITS.items():
+        assert getattr(Image.__table__.c, name).type.length == limit, name
+    long = Provenance(
+        source="s" * 100, query="q" * 500, license="l" * 100, license_version="[4.0](x)" * 9
+    )
+    with database.session() as s:
+        add_image(s, database.store, jpeg_bytes(seed=1), breed_id(database, "pug"), ImageMeta(long))
+    with database.session() as s:
+        row = s.scalars(select(Image)).one()
+        assert row.license_version == ("[4.0](x)" * 9)[:19] + "…"
+        assert len(row.query or "") == 200 and (row.query or "").endswith("…")

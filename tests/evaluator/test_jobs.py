@@ -3,9 +3,12 @@ failures and refused job ids, and jobs recorded by an earlier release."""
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -13,7 +16,7 @@ from sqlalchemy import func, select
 
 from core.errors import BreedbenchError
 from db.database import Database
-from db.models import EvalRun
+from db.models import EvalRun, Image, Prediction
 from evaluator import jobs as eval_jobs
 from tests.fixtures.evaluation import RunningJob, wait_for_job
 
@@ -58,19 +61,59 @@ def test_job_ids_are_checked(database: Database) -> None:
         eval_jobs.start_job(database.settings, "  ")
 
 
+@contextmanager
+def held_image(db: Database) -> Iterator[Callable[[], None]]:
+    """The first image's stored file made a FIFO: an evaluation that reads it waits there, mid-run,
+    until the test lets it go; the yielded call waits for that moment. The file comes back after."""
+    with db.session() as s:
+        row = s.scalars(select(Image).order_by(Image.id)).first()
+        assert row is not None
+        path = db.store.absolute(row.path)
+    original = path.read_bytes()
+    path.unlink()
+    os.mkfifo(path)
+    writer: list[int] = []
+
+    def reached(timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:  # succeeds only once a reader has the FIFO open
+                writer.append(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+                return
+            except OSError as e:
+                if e.errno != errno.ENXIO:
+                    raise
+            if time.monotonic() > deadline:
+                pytest.fail("the evaluation never read its images")
+            time.sleep(0.02)
+
+    try:
+        yield reached
+    finally:
+        for fd in writer:
+            os.close(fd)  # the reader sees an empty file and goes on
+        path.unlink()
+        path.write_bytes(original)
+
+
 def test_stopping_a_job_records_nothing(database: Database, tiny_lite: str) -> None:
     db = database
-    job = eval_jobs.start_job(db.settings, tiny_lite)
-    cmd = command_line(job.pid)
-    assert cmd[:4] == [sys.executable, "-m", "breedbench", "evaluate"] and cmd[-1] == tiny_lite
-    # The evaluation ends with the app that started it, named by pid.
-    assert cmd[cmd.index("--stop-with-parent") + 1] == str(os.getpid())
-    eval_jobs.stop_job(db.settings, job.id)  # while the command is still starting
+    with held_image(db) as evaluating:
+        job = eval_jobs.start_job(db.settings, tiny_lite)
+        cmd = command_line(job.pid)
+        assert cmd[:4] == [sys.executable, "-m", "breedbench", "evaluate"]
+        assert cmd[-1] == tiny_lite
+        # The evaluation ends with the app that started it, named by pid.
+        assert cmd[cmd.index("--stop-with-parent") + 1] == str(os.getpid())
+        evaluating()  # the worker has loaded the model and is reading the images
+        assert eval_jobs.read_job(db.settings, job.id).status == "running"
+        eval_jobs.stop_job(db.settings, job.id)
     done = wait_for_job(db, job.id)
     assert done.status == "stopped"
     wait_until_gone(job.pid)  # the evaluate process itself ended, not only its status
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(EvalRun)) == 0
+        assert s.scalar(select(func.count()).select_from(Prediction)) == 0
     # Stopped jobs do not block a new evaluation of the same version.
     again = eval_jobs.start_job(db.settings, tiny_lite, limit=4)
     assert wait_for_job(db, again.id).status == "finished"

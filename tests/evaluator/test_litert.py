@@ -34,22 +34,33 @@ def test_sub_input_lite_with_x_minus_128_reproduces_the_frozen_graph(
     assert raw.metrics["top1"]["correct"] < pb.metrics["top1"]["correct"]
 
 
-@pytest.mark.parametrize("which", ["sub_int8", "sub_uint8"])
+@pytest.mark.parametrize(("which", "dtype"), [("sub_int8", np.int8), ("sub_uint8", np.uint8)])
 def test_quantized_io_uses_scale_and_zero_point(
-    tiny_models: TinyModels, eval_set: EvalSet, which: str
+    tiny_models: TinyModels, eval_set: EvalSet, which: str, dtype: type
 ) -> None:
+    from ai_edge_litert.interpreter import Interpreter
+
     path = getattr(tiny_models, which)
+    # The file's own quantization of its input and output, read apart from the runner.
+    interp = Interpreter(model_path=str(path))
+    (inp,) = interp.get_input_details()
+    (out,) = interp.get_output_details()
+    scale, zero_point = inp["quantization"]
+    out_scale, out_zero = out["quantization"]
+    assert inp["dtype"] == dtype and out["dtype"] == dtype
+    assert scale > 0 and out_scale > 0
     runner = LiteRTRunner(path, ModelSpec.from_dict(lite_spec(tiny_models)), threads=1, batch=1)
-    real = np.array([-128.0, -0.4, 0.0, 37.0, 127.0], np.float32)
-    scale, zero_point = runner.in_quant
-    expected = np.clip(
-        np.round(real / scale + zero_point),
-        np.iinfo(runner.in_dtype).min,
-        np.iinfo(runner.in_dtype).max,
-    )
+    real = np.array([-128.0, -0.4, 0.0, 37.0, 127.0, 1e6, -1e6], np.float32)
+    info = np.iinfo(dtype)
+    expected = np.clip(np.round(real / scale + zero_point), info.min, info.max)
     q = runner.quantize(real)
-    assert q.dtype == runner.in_dtype
+    assert q.dtype == dtype
     np.testing.assert_array_equal(q, expected)
+    assert (q[-2], q[-1]) == (info.max, info.min)  # out of range: clipped, not wrapped
+    raw = np.array([info.min, out_zero, info.max], dtype)
+    np.testing.assert_allclose(
+        runner.dequantize(raw), (raw.astype(np.float32) - out_zero) * out_scale, rtol=1e-6
+    )
     x = np.random.default_rng(0).uniform(-128, 127, (1, 32, 32, 3)).astype(np.float32)
     probs = runner.predict(x)
     assert probs.shape == (1, 4) and probs.dtype == np.float32
@@ -63,15 +74,37 @@ def test_quantized_io_uses_scale_and_zero_point(
     assert same_top1 >= 0.8 * len(a)
 
 
-def test_lite_batching_on_and_off(eval_set: EvalSet, tiny_models: TinyModels) -> None:
+def test_lite_batching_on_and_off(
+    eval_set: EvalSet, tiny_models: TinyModels, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches of 7 over 24 images: the last batch of 3 is padded to the 7 the interpreter was
+    sized for (never re-allocated), and every image is recorded once, ranked as one by one."""
+    asked: list[int] = []  # images in each batch the pipeline hands over
+    fed: list[int] = []  # rows the interpreter is given for each
+    predict, quantize = LiteRTRunner.predict, LiteRTRunner.quantize
+
+    def spy_predict(self: LiteRTRunner, batch: list[object]) -> np.ndarray:
+        asked.append(len(batch))
+        return predict(self, batch)
+
+    def spy_quantize(self: LiteRTRunner, x: np.ndarray) -> np.ndarray:
+        fed.append(x.shape[0])
+        return quantize(self, x)
+
     register(eval_set.db, tiny_models.sub_dynamic, lite_spec(tiny_models))
-    batched = evaluate(eval_set.db, "tiny", batch=8, threads=2)
+    monkeypatch.setattr(LiteRTRunner, "predict", spy_predict)
+    monkeypatch.setattr(LiteRTRunner, "quantize", spy_quantize)
+    batched = evaluate(eval_set.db, "tiny", batch=7, threads=2)
+    n = len(eval_set.image_ids)
+    assert n % 7, "the test needs a last batch smaller than the others"
+    assert asked == [7] * (n // 7) + [n % 7]
+    assert fed == [7] * len(asked)  # the short batch went in padded to the full size
+    monkeypatch.undo()
     single = evaluate(eval_set.db, "tiny", batch=1, threads=1)
-    assert (batched.settings["batch"], single.settings["batch"]) == (8, 1)
+    assert (batched.settings["batch"], single.settings["batch"]) == (7, 1)
     assert batched.settings["threads"] == 2
     assert run_ranks(eval_set, batched.run_id) == run_ranks(eval_set, single.run_id)
-    # 24 images in batches of 8, and a last batch padded: every image recorded once
-    assert batched.metrics["n_images"] == len(eval_set.image_ids)
+    assert batched.metrics["n_images"] == n
 
 
 def test_lite_evaluation_never_imports_tensorflow(

@@ -150,3 +150,55 @@ def test_no_accepted_images_is_refused_before_any_model_loads(
     register(database, tiny_models.sub_float, lite_spec(tiny_models), version="b")
     with pytest.raises(BreedbenchError, match="no accepted images to compare on"):
         plan_parity(database, "tiny:a", "tiny:b", None)
+
+
+class _ValueSensitiveModel:
+    """Stands in for B: expects pixels − 128 in RGB, and its top-1 changes with the colour that
+    dominates and with the brightness (so a wrong scale, offset or channel order shows)."""
+
+    def probabilities(self, items: list[np.ndarray]) -> np.ndarray:
+        out = np.zeros((len(items), 24), np.float32)
+        for i, x in enumerate(items):
+            means = x.reshape(-1, 3).mean(axis=0)
+            bucket = int(np.digitize(means.mean(), [-96.0, -64.0, -32.0, 0.0, 32.0, 64.0, 96.0]))
+            out[i, int(means.argmax()) + 3 * bucket] = 1.0
+        return out
+
+
+# README: "tries the usual mistakes on B's input (± 128, ÷ 128, ÷ 255, [-1, 1] ↔ 0–255, BGR)".
+# Each: what B's spec wrongly feeds (from the right input, pixels − 128), and the fix named.
+MISTAKES = {
+    "÷ 128": (lambda x: x * 128.0, "x / 128"),
+    "÷ 255": (lambda x: x * 255.0, "x / 255"),
+    "[-1, 1] fed where 0–255 is expected": (
+        lambda x: x / 127.5 - 1.0,
+        "(x + 1) × 127.5 (the input expects 0–255)",
+    ),
+    "0–255 fed where [-1, 1] is expected": (
+        lambda x: (x + 1.0) * 127.5,
+        "x / 127.5 − 1 (the input expects [-1, 1])",
+    ),
+    "BGR": (lambda x: x[..., ::-1], "channels reversed (RGB ↔ BGR)"),
+    "+ 128": (lambda x: x + 128.0, "x − 128 (the input expects pixels − 128)"),
+}
+
+
+@pytest.mark.parametrize("mistake", list(MISTAKES))
+def test_each_usual_input_mistake_is_named(mistake: str) -> None:
+    from evaluator.parity import _diagnose
+
+    rng = np.random.default_rng(5)
+    right = []
+    for i in range(48):  # images of every dominant colour and brightness
+        img = rng.uniform(-40, 40, (8, 8, 3)).astype(np.float32)
+        img[..., i % 3] += 60.0
+        img += (i // 3) % 8 * 24.0 - 96.0
+        right.append(np.clip(img, -128.0, 127.0))
+    model = _ValueSensitiveModel()
+    pa = model.probabilities(right)
+    wrong_input, named = MISTAKES[mistake]
+    fed = [wrong_input(x) for x in right]
+    now = float((model.probabilities(fed).argmax(1) == pa.argmax(1)).mean())
+    assert now < 0.6, "the mistake must cost agreement for the test to mean anything"
+    diagnosis, rate = _diagnose(model, fed, pa, list(range(24)), now)  # type: ignore[arg-type]
+    assert (diagnosis, rate) == (named, 1.0)

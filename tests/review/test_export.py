@@ -273,3 +273,53 @@ def test_export_on_sqlite_and_postgresql(any_database: Database, tmp_path: Path)
     text = (tmp_path / "out" / "DATASHEET.md").read_text(encoding="utf-8")
     assert "| beagle | n02088364 | 2 | 50 | 48 |" in text
     assert "- Reviewers: 1" in text  # ben's reject is on an image that is not exported
+
+
+@pytest.mark.parametrize("interrupted_at", [1, 4, 7])  # an image, another, the manifest/datasheet
+def test_an_interrupted_export_leaves_no_half_file(
+    database: Database,
+    curated: dict[str, list[int]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    interrupted_at: int,
+) -> None:
+    """Ctrl-C halfway through writing a file: what is there is whole (as a complete export
+    writes it), the file being written is not there at all, and no temporary file is left."""
+    from core import files
+
+    with database.session() as s:
+        export_dataset(s, database.store, tmp_path / "whole", "folders")
+    whole = {name: (tmp_path / "whole" / name).read_bytes() for name in _files(tmp_path / "whole")}
+    assert len(whole) >= interrupted_at
+    real_fdopen = files.os.fdopen
+    opened: list[int] = []
+
+    class HalfThenCtrlC:
+        def __init__(self, fh) -> None:  # type: ignore[no-untyped-def]
+            self.fh = fh
+
+        def __enter__(self):  # type: ignore[no-untyped-def]
+            return self
+
+        def __exit__(self, *exc):  # type: ignore[no-untyped-def]
+            return self.fh.__exit__(*exc)
+
+        def write(self, data: bytes) -> int:
+            self.fh.write(data[: len(data) // 2])
+            self.fh.flush()
+            raise KeyboardInterrupt
+
+    def fdopen(fd, *args, **kwargs):  # type: ignore[no-untyped-def]
+        fh = real_fdopen(fd, *args, **kwargs)
+        opened.append(fd)
+        return HalfThenCtrlC(fh) if len(opened) == interrupted_at else fh
+
+    monkeypatch.setattr(files.os, "fdopen", fdopen)
+    out = tmp_path / "out"
+    with database.session() as s, pytest.raises(KeyboardInterrupt):
+        export_dataset(s, database.store, out, "folders")
+    left = _files(out) if out.exists() else []
+    assert len(left) == interrupted_at - 1  # the files before the interrupted one
+    assert not [name for name in left if name.rsplit("/", 1)[-1].startswith(files.TEMP_PREFIX)]
+    for name in left:
+        assert (out / name).read_bytes() == whole[name], name
