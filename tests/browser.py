@@ -165,12 +165,13 @@ def shown_image_id(page) -> int:  # type: ignore[no-untyped-def]
 
 def queue_state(page) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     """What the queue component holds in the browser: unsent decisions, the image shown, the
-    window's image ids."""
+    window's image ids (as the server last sent it) and those of them not decided here yet."""
     return page.evaluate(
         """() => {
             const q = window.__breedbenchQueue;
             return {outbox: q.outbox.length, shown: q.current ? q.current.id : null,
-                    window: q.cards.map(c => c.id), offline: q.offline};
+                    window: q.cards.map(c => c.id), offline: q.offline,
+                    held: q.cards.filter(c => !q.decided.has(c.id)).map(c => c.id)};
         }"""
     )
 

@@ -33,7 +33,12 @@ def make_console(**options: Any) -> Console:
     markup and emoji codes are off, so `bo[/i]` prints as itself instead of crashing the command
     after its work is done. Styling goes through Rich objects (Text, Table), never markup strings.
     Passing ``markup`` or ``emoji`` is a TypeError: the rule has no exceptions.
+
+    Sentences are not cut into lines (``soft_wrap``): the terminal wraps them where it is
+    narrow, and output piped to a file or ``grep`` keeps each message on one line. Tables still
+    fit the console's width.
     """
+    options.setdefault("soft_wrap", True)
     return Console(**options, markup=False, emoji=False)
 
 

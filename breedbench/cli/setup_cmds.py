@@ -276,7 +276,7 @@ def db_current(ctx: typer.Context) -> None:
     rev = migrate.check_not_newer(db.engine)
     head = migrate.head_revision()
     state = "up to date" if rev == head else "needs upgrade"
-    console.print(f"database: {rev or 'empty'} · code: {head} · {state}")
+    console.print(f"database: {rev or 'empty'} · code: {head} · {state}", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

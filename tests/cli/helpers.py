@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from typer.testing import CliRunner
 
-from breedbench.cli import app
+from breedbench.cli import app, common
 from db.database import Database
 from tests.fixtures.evaluation import EvalSet
 
@@ -34,13 +34,22 @@ def invoke(*args: object, stdin: str | None = None, width: int | None = None) ->
     """``breedbench ARGS``; ``stdin`` is what is typed at prompts, ``width`` the console's
     columns (80 otherwise, as in a pipe)."""
     runner = CliRunner(env={"COLUMNS": str(width)} if width else None)
-    result = runner.invoke(
-        app,
-        [str(a) for a in args],
-        input=stdin,
-        catch_exceptions=False,
-        terminal_width=width,
-    )
+    # The CLI's consoles are made at import; whatever COLUMNS said then (a worker process, an
+    # earlier test), this call prints at the width asked for.
+    saved = [(c, c._width) for c in (common.console, common.err_console)]
+    for c, _ in saved:
+        c.width = width or 80
+    try:
+        result = runner.invoke(
+            app,
+            [str(a) for a in args],
+            input=stdin,
+            catch_exceptions=False,
+            terminal_width=width,
+        )
+    finally:
+        for c, old in saved:
+            c._width = old
     return Outcome(result.exit_code, result.output)
 
 

@@ -9,16 +9,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
-from typer.testing import CliRunner
 
-from breedbench.cli import app
-
-runner = CliRunner()
+from tests.cli.helpers import invoke
 
 
 def run(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, list(args))
-    return result.exit_code, result.output
+    return invoke(*args)
 
 
 def test_init_is_idempotent_and_breeds_lists_120(tmp_path: Path) -> None:
@@ -115,10 +111,9 @@ def test_breeds_shows_the_query_used_and_the_next_one(tmp_path: Path) -> None:
             s, db.store, jpeg_bytes(seed=1), vizsla.id, ImageMeta(Provenance("test", "vizsla dog"))
         )
     db.dispose()
-    runner_wide = CliRunner(env={"COLUMNS": "200"})
-    result = runner_wide.invoke(app, [*base, "breeds", "--breed", "vizsla", "--breed", "boxer"])
-    assert result.exit_code == 0
-    lines = {line.split()[1]: line for line in result.output.splitlines() if "│ " in line}
+    code, out = invoke(*base, "breeds", "--breed", "vizsla", "--breed", "boxer", width=200)
+    assert code == 0
+    lines = {line.split()[1]: line for line in out.splitlines() if "│ " in line}
     assert "vizsla dog" in lines["vizsla"] and "│ vizsla     │" in lines["vizsla"]
     assert "boxer dog" in lines["boxer"]  # ambiguous name: the dog keyword is planned
     code, out = run(*base, "breeds", "--breed", "boxr")
@@ -166,12 +161,11 @@ def test_init_and_status_show_the_url_without_its_password(
 
     url = make_url(postgres_url)
     assert url.password, "the test server's URL carries a password"
-    wide = CliRunner(env={"COLUMNS": "300"})
     for command in ("init", "status"):
-        result = wide.invoke(app, ["--db", postgres_url, "--data-dir", str(tmp_path), command])
-        assert result.exit_code == 0, result.output
-        assert f"{url.username}:***@{url.host}" in result.output
-        assert f":{url.password}@" not in result.output
+        code, out = invoke("--db", postgres_url, "--data-dir", str(tmp_path), command, width=300)
+        assert code == 0, out
+        assert f"{url.username}:***@{url.host}" in out
+        assert f":{url.password}@" not in out
 
 
 def test_downgrade_minus_one_as_the_readme_prints_it(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from core.settings import Settings
 from db.database import Database, open_database
@@ -34,8 +34,10 @@ QUERIES = {"Chihuahua": 9100, "Pug dog": 9200, "Beagle": 9300, "Samoyed dog": 94
 
 @pytest.fixture
 def fresh(settings: Settings) -> Database:
-    """An empty database (no breeds seeded)."""
+    """An empty database (no breeds seeded; the PostgreSQL copies come seeded)."""
     db = open_database(settings)
+    with db.session() as s:
+        s.execute(delete(Breed))
     yield db
     db.dispose()
 

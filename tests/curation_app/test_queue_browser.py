@@ -151,9 +151,11 @@ def test_two_reviewers_at_once_never_hold_the_same_pending_image(
             for name, page in (("ana", ana), ("bo", bo)):
                 state = queue_state(page)
                 seen[name] |= {state["shown"], *state["window"]} - {None}
-                mine = {state["shown"], *state["window"]} - {None}
+                # What each holds: shown or still to come (an image decided or skipped here is
+                # let go, and may go to the other reviewer while it is still in the sent window).
+                mine = {state["shown"], *state["held"]} - {None}
                 other = queue_state(bo if name == "ana" else ana)
-                theirs = {other["shown"], *other["window"]} - {None}
+                theirs = {other["shown"], *other["held"]} - {None}
                 assert not mine & theirs, (n, name, mine & theirs)
                 page.keyboard.press("a" if n % 3 else "s")
                 srcs[name] = wait_for_next_image(page, srcs[name])

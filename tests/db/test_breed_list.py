@@ -4,7 +4,7 @@ from a bad list; and the class-name key labels and breeds are compared by."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from core.errors import BreedbenchError
 from core.settings import Settings
@@ -108,6 +108,7 @@ def test_a_bom_and_blank_lines_are_fine() -> None:
 def test_a_list_that_clashes_with_stored_breeds_writes_nothing(settings: Settings) -> None:
     db = open_database(settings)
     with db.session() as s:
+        s.execute(delete(Breed))  # a new database (the PostgreSQL copies come seeded)
         add_entries(s, parse_breed_csv(CATS))
     clash = "slug,name\nbengal,Bengal\nmaine_coon_2,maine coon\n"
     with (
