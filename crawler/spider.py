@@ -42,6 +42,7 @@ from scrapy.exceptions import (
     DownloadTimeoutError,
     IgnoreRequest,
     NotConfigured,
+    ResponseDataLossError,
 )
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
@@ -99,6 +100,8 @@ def failure_reason(failure: Failure) -> str:
         return "robots_txt"
     if isinstance(exc, DownloadCancelledError):
         return "too_big"
+    if isinstance(exc, ResponseDataLossError):  # the connection closed before the declared length
+        return "truncated"  # as the validator calls a body that ends early
     if isinstance(exc, (DownloadTimeoutError, TimeoutError)):
         return "timeout"
     return "download_error"

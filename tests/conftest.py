@@ -28,6 +28,7 @@ pytest_plugins = [
     "tests.fixtures.evaluation",
     "tests.fixtures.detection",
     "tests.fixtures.permissions",
+    "tests.fixtures.real_runs",
     "tests.fixtures.seeding",
     "tests.fixtures.suspects",
     "tests.fixtures.workspace",

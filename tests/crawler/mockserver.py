@@ -34,6 +34,9 @@ JSON), so that tests can check a crawl reads past each of them, and asks for eac
 been called (or after a minute): a crawl that is still running when a test looks at it.
 ``GET /img/paused/N.jpg`` answers at once until ``POST /_pause?after=K``; then all but the next K
 wait until ``POST /_resume``: an interrupt that comes at a known point of a crawl.
+``GET /img/cut/N.jpg`` declares a good image's Content-Length and closes the connection after
+half of it; ``GET /img/endless/N.jpg`` streams a body of ``ENDLESS_BYTES`` without a length, and
+``GET /_streamed`` says how many bytes of each such body were written before the client hung up.
 
 ``CountingServer`` is a tiny image host bound to another loopback address (``127.0.0.2``): the
 address guard's tests point results and redirects at it and check that it was never reached.
@@ -101,6 +104,9 @@ MISBEHAVING: dict[str, str] = {
     "/private/109.jpg": "robots_txt",
     "/img/hang.jpg": "timeout",
 }
+
+ENDLESS_BYTES = 64 * 1024 * 1024  # what /img/endless/ would send to a client that reads it all
+ENDLESS_CHUNK = 64 * 1024
 
 CATALOG: dict[str, list[str]] = {
     "vizsla": list(MISBEHAVING),
@@ -276,6 +282,7 @@ class MockApp:
         self.gates: dict[str, asyncio.Event] = {}  # /img/held/GATE/...: opened by /_release
         self.pause_gate: asyncio.Event | None = None  # /img/paused/ answers once it is set
         self.free_paused = 0  # how many /img/paused/ requests still answer at once while held
+        self.streamed: dict[str, int] = {}  # /img/endless/ path → bytes written (GET /_streamed)
 
     def base(self, request: web.Request) -> str:
         return f"http://{request.host}"
@@ -315,6 +322,9 @@ class MockApp:
         r.add_get("/img/moved/{n:\\d+}", self.moved)
         r.add_get("/img/ratelimited/{n:\\d+}.jpg", self.ratelimited)
         r.add_get("/img/slow/{n:\\d+}.jpg", self.slow)
+        r.add_get("/img/cut/{n:\\d+}.jpg", self.cut)
+        r.add_get("/img/endless/{n:\\d+}.jpg", self.endless)
+        r.add_get("/_streamed", self.get_streamed)
         r.add_get("/img/{kind}/{n:\\d+}.{ext}", self.image)
         r.add_get("/img/{name}", self.special)
         r.add_get("/private/{n:\\d+}.jpg", self.private)
@@ -634,6 +644,40 @@ class MockApp:
     async def private(self, request: web.Request) -> web.Response:
         return web.Response(body=self.images.get("good", int(request.match_info["n"])))
 
+    async def cut(self, request: web.Request) -> web.StreamResponse:
+        """A good image whose connection drops half-way through its declared length."""
+        data = self.images.get("good", int(request.match_info["n"]))
+        resp = web.StreamResponse(headers={"Content-Type": "image/jpeg"})
+        resp.content_length = len(data)
+        await resp.prepare(request)
+        await resp.write(data[: len(data) // 2])
+        await resp.drain()
+        assert request.transport is not None
+        request.transport.abort()
+        return resp
+
+    async def endless(self, request: web.Request) -> web.StreamResponse:
+        """A JPEG header followed by ``ENDLESS_BYTES`` of filler, chunked (no length declared):
+        only a client that stops reading ends it early."""
+        resp = web.StreamResponse(headers={"Content-Type": "image/jpeg"})
+        resp.enable_chunked_encoding()
+        await resp.prepare(request)
+        written = 0
+        chunk = jpeg_bytes(seed=903)[:2] + b"\0" * (ENDLESS_CHUNK - 2)
+        try:
+            while written < ENDLESS_BYTES:
+                await resp.write(chunk)
+                written += len(chunk)
+                self.streamed[request.path] = written
+                chunk = b"\0" * ENDLESS_CHUNK
+            await resp.write_eof()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        return resp
+
+    async def get_streamed(self, request: web.Request) -> web.Response:
+        return web.json_response(self.streamed)
+
     async def special(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
         jpeg = "image/jpeg"
@@ -714,6 +758,13 @@ class MockServer:
         import urllib.request
 
         with urllib.request.urlopen(f"{self.url}/_log") as fh:
+            return json.loads(fh.read())
+
+    def streamed(self) -> dict[str, int]:
+        """Bytes written of each ``/img/endless/`` body before the client stopped reading."""
+        import urllib.request
+
+        with urllib.request.urlopen(f"{self.url}/_streamed") as fh:
             return json.loads(fh.read())
 
     def openverse_pages(self, query: str, start: int = 0) -> Counter[int]:

@@ -16,14 +16,13 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from typer.testing import CliRunner
 
-from breedbench.cli import app
 from crawler import settings as crawler_settings
 from crawler.runner import CrawlReport
 from crawler.sources.openverse import OpenverseSource
 from db.database import Database
 from db.models import Breed, CrawlRun, RunStatus
+from tests.cli.helpers import invoke
 from tests.crawler.conftest import crawl
 from tests.crawler.mockserver import MALFORMED, MockServer
 from tests.factories import breed_images
@@ -339,8 +338,6 @@ def test_searches_of_a_stopped_source_are_dropped_unsent() -> None:
 
 # --- the CLI -------------------------------------------------------------------------------------
 
-cli = CliRunner()
-
 
 @pytest.fixture
 def fast_cli(database: Database, monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -362,7 +359,7 @@ def test_cli_crawl_with_nothing_reachable_fails_names_each_source_and_concludes_
     monkeypatch.setenv("BREEDBENCH_WIKIMEDIA_URL", f"http://127.0.0.1:{port}/w/api.php")
     breeds = ["golden_retriever", "german_shepherd"]
     argv = [*fast_cli, "crawl", "--breed", breeds[0], "--breed", breeds[1]]
-    result = cli.invoke(app, argv)
+    result = invoke(*argv)
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output
     error = [line for line in result.output.splitlines() if line.startswith("Error: ")]
@@ -385,7 +382,7 @@ def test_cli_crawl_partial_exits_0_with_a_warning(
     monkeypatch.setenv("BREEDBENCH_OPENVERSE_URL", f"{mockserver.url}/openverse/v1")
     monkeypatch.setenv("BREEDBENCH_WIKIMEDIA_URL", f"{mockserver.url}/wikimedia/w/api.php")
     monkeypatch.setenv("BREEDBENCH_CRAWL_ALLOW_HOSTS", "127.0.0.1")
-    result = cli.invoke(app, [*fast_cli, "crawl", "--breed", "basenji", "--per-breed", "2"])
+    result = invoke(*fast_cli, "crawl", "--breed", "basenji", "--per-breed", "2")
     assert result.exit_code == 0, result.output
     assert "2 images stored" in result.output and "(partial)" in result.output
     assert "Warning: source openverse failed: HTTP 503" in result.output

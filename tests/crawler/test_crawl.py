@@ -7,14 +7,13 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
-from typer.testing import CliRunner
 
-from breedbench.cli import app
 from crawler.jobs import BreedJob
 from crawler.runner import CrawlControl
 from db.database import Database
 from db.models import Breed, CrawlRun, Decision, ImageStatus, RunStatus
 from db.reviews import record_decision
+from tests.cli.helpers import invoke
 from tests.crawler.conftest import crawl
 from tests.crawler.mockserver import MockServer
 from tests.factories import breed_images
@@ -150,8 +149,6 @@ def test_stopping_leaves_whole_rows_and_files_and_the_next_crawl_tops_up(
 
 # --- the CLI ----------------------------------------------------------------------------------
 
-cli = CliRunner()
-
 
 @pytest.fixture
 def cli_env(
@@ -168,9 +165,8 @@ def cli_env(
 def test_cli_crawl_prints_a_table_per_breed_and_records_the_run(
     cli_env: list[str], database: Database
 ) -> None:
-    result = cli.invoke(
-        app,
-        [*cli_env, "crawl", "--breed", "weimaraner", "--per-breed", "3", "--source", "openverse"],
+    result = invoke(
+        *cli_env, "crawl", "--breed", "weimaraner", "--per-breed", "3", "--source", "openverse"
     )
     assert result.exit_code == 0, result.output
     assert "weimaraner" in result.output and "3 images stored" in result.output
@@ -185,7 +181,7 @@ def test_cli_crawl_prints_a_table_per_breed_and_records_the_run(
         assert run.settings["sources"] == ["openverse"]
         assert "tests@example.org" in run.settings["user_agent"]
         assert run.stats["breeds"]["weimaraner"]["stored"] == 3
-    result = cli.invoke(app, [*cli_env, "breeds", "--breed", "weimaraner"])
+    result = invoke(*cli_env, "breeds", "--breed", "weimaraner")
     assert "weimaraner" in result.output and "3" in result.output
 
 
@@ -195,12 +191,12 @@ def test_a_crawl_without_a_contact_warns_and_says_so_in_its_user_agent(
     """README: BREEDBENCH_CONTACT "unset (warns)"; the API operators ask for one."""
     argv = [*cli_env, "crawl", "--breed", "weimaraner", "--per-breed", "1", "--source", "openverse"]
     start = len(mockserver.log())
-    with_contact = cli.invoke(app, argv)
+    with_contact = invoke(*argv)
     assert with_contact.exit_code == 0, with_contact.output
     assert "BREEDBENCH_CONTACT" not in with_contact.output
     monkeypatch.delenv("BREEDBENCH_CONTACT")
     mockserver.new_crawl()
-    without = cli.invoke(app, [*argv[:-4], "--per-breed", "2", "--source", "openverse"])
+    without = invoke(*argv[:-4], "--per-breed", "2", "--source", "openverse")
     assert without.exit_code == 0, without.output
     flat = " ".join(without.output.split())  # the console wraps at 80 columns
     assert flat.count("Warning:") == 1
@@ -224,7 +220,7 @@ def test_a_crawl_without_a_contact_warns_and_says_so_in_its_user_agent(
     ],
 )
 def test_cli_crawl_bad_input_is_one_line(cli_env: list[str], args: list[str], message: str) -> None:
-    result = cli.invoke(app, [*cli_env, "crawl", *args])
+    result = invoke(*cli_env, "crawl", *args)
     assert result.exit_code == 1
     assert result.output.startswith("Error: ") and message in result.output
     assert "Traceback" not in result.output

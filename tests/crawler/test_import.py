@@ -12,16 +12,13 @@ from typing import Any
 import pytest
 from PIL import Image as PILImage
 from sqlalchemy import select
-from typer.testing import CliRunner
 
-from breedbench.cli import app
 from crawler.importer import import_folder
 from db.database import Database
 from db.models import Breed, CrawlRun, Image, ImageStatus, Review, RunStatus
+from tests.cli.helpers import cli
 from tests.crawler.mockserver import grainy_photo_jpeg
 from tests.factories import encode, jpeg_bytes, photo
-
-cli = CliRunner()
 
 
 def make_tree(root: Path) -> None:
@@ -81,16 +78,13 @@ def test_cli_import_accept_records_decisions_and_is_idempotent(
     database: Database, tmp_path: Path
 ) -> None:
     make_tree(tmp_path / "root")
-    result = cli.invoke(app, [*base(database), "import", str(tmp_path / "root")])
+    result = cli(database, "import", tmp_path / "root")
     assert result.exit_code == 0, result.output
     assert "4 images imported" in result.output and "wolves" in result.output
     # The re-encoded Chihuahua counts as a duplicate, not as a refusal.
     assert re.search(r"chihuahua\s*│\s*1\s*│\s*1\s*│\s*-\s*│", result.output), result.output
     # Again with --accept: nothing new is stored, the pending images are accepted.
-    result = cli.invoke(
-        app,
-        [*base(database), "import", str(tmp_path / "root"), "--accept", "--reviewer", "alice"],
-    )
+    result = cli(database, "import", tmp_path / "root", "--accept", "--reviewer", "alice")
     assert result.exit_code == 0, result.output
     assert "0 images imported, 4 accepted by alice" in result.output
     got = rows(database)
@@ -142,7 +136,7 @@ def test_an_unreadable_file_is_counted_and_the_import_goes_on(
         return real_open(path, flags, *args, **kwargs)
 
     monkeypatch.setattr(os, "open", refuse_a_jpg)  # tests may run as root: chmod would not do
-    result = cli.invoke(app, [*base(database), "import", str(tmp_path / "root")])
+    result = cli(database, "import", tmp_path / "root")
     assert result.exit_code == 0, result.output
     assert "unreadable 1" in result.output and "3 images imported" in result.output
     assert len(rows(database)["boxer"]) == 1
@@ -151,9 +145,7 @@ def test_an_unreadable_file_is_counted_and_the_import_goes_on(
 def test_cli_import_accept_on_a_fresh_set(database: Database, tmp_path: Path) -> None:
     (tmp_path / "r" / "pug").mkdir(parents=True)
     (tmp_path / "r" / "pug" / "1.jpg").write_bytes(jpeg_bytes(seed=11))
-    result = cli.invoke(
-        app, [*base(database), "import", str(tmp_path / "r"), "--accept", "--reviewer", "bob"]
-    )
+    result = cli(database, "import", tmp_path / "r", "--accept", "--reviewer", "bob")
     assert result.exit_code == 0, result.output
     assert [i.status for i in rows(database)["pug"]] == [ImageStatus.ACCEPTED]
 
@@ -171,7 +163,7 @@ def test_cli_import_errors(
 ) -> None:
     make_tree(tmp_path / "root")
     argv = [a.format(root=tmp_path / "root") for a in args]
-    result = cli.invoke(app, [*base(database), "import", *argv])
+    result = cli(database, "import", *argv)
     assert result.exit_code == 1 and result.output.startswith("Error: ")
     assert message in result.output
     assert rows(database) == {}

@@ -16,16 +16,15 @@ import pytest
 from PIL import Image as PILImage
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from typer.testing import CliRunner
 
 import crawler.importer
 import crawler.storing
-from breedbench.cli import app
 from core.files import TEMP_PREFIX
 from crawler.importer import import_folder
 from db.database import Database
 from db.models import CrawlRun, Image, ImageStatus, Review, RunStatus
 from db.store import original_path, thumbnail_path
+from tests.cli.helpers import invoke
 from tests.factories import encode, insert_image, jpeg_bytes, photo
 
 REVIEWER = "alice"
@@ -258,11 +257,11 @@ def test_cli_says_how_to_finish_an_interrupted_import(
     stop = Stop(KeyboardInterrupt())
     with monkeypatch.context() as patch:
         install("after_decision", stop, database, patch)  # module functions: the CLI's too
-        result = CliRunner().invoke(app, [*argv, "--accept", "--reviewer", REVIEWER])
+        result = invoke(*argv, "--accept", "--reviewer", REVIEWER)
     assert result.exit_code == 130, result.output
     assert "Run the same command again" in result.output
     assert len(assert_whole(database, accepted=True)) == FAIL_AT - 1
-    result = CliRunner().invoke(app, [*argv, "--accept", "--reviewer", REVIEWER])
+    result = invoke(*argv, "--accept", "--reviewer", REVIEWER)
     assert result.exit_code == 0, result.output
     assert f"{4 - (FAIL_AT - 1)} images imported" in result.output
     assert len(assert_whole(database, accepted=True)) == 4

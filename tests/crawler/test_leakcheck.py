@@ -8,16 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sqlalchemy import select
-from typer.testing import CliRunner
 
-from breedbench.cli import app
 from crawler.leakcheck import leakcheck, nearest
 from db.database import Database
 from db.hashing import hamming_distances
 from db.models import FlagKind, ImageFlag
+from tests.cli.helpers import cli
 from tests.factories import encode, insert_image, jpeg_bytes, photo
-
-cli = CliRunner()
 
 
 def test_nearest_matches_brute_force() -> None:
@@ -60,16 +57,14 @@ def test_leakcheck_flags_near_matches_once(database: Database, tmp_path: Path) -
 def test_cli_leakcheck(database: Database, tmp_path: Path) -> None:
     insert_image(database, "boxer", 2)
     make_reference(tmp_path / "Images")
-    s = database.settings
-    argv = ["--db", s.resolved_database_url(), "--data-dir", str(s.data_dir)]
-    result = cli.invoke(app, [*argv, "leakcheck", "--reference", str(tmp_path / "Images")])
+    result = cli(database, "leakcheck", "--reference", tmp_path / "Images")
     assert result.exit_code == 0, result.output
     assert "1 leaks, 1 newly flagged" in result.output
-    result = cli.invoke(app, [*argv, "leakcheck", "--reference", str(tmp_path / "none")])
+    result = cli(database, "leakcheck", "--reference", tmp_path / "none")
     assert result.exit_code == 1 and "does not exist" in result.output
     # A 64-bit hash has 64 bits: a larger distance would flag every image.
     ref = ["leakcheck", "--reference", str(tmp_path / "Images"), "--distance", "65"]
-    result = cli.invoke(app, [*argv, *ref])
+    result = cli(database, *ref)
     assert result.exit_code == 2 and "--distance" in result.output and "64" in result.output
 
 

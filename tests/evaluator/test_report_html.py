@@ -8,14 +8,12 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from breedbench.cli import app
 from db.database import Database
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, chromium_missing
+from tests.cli.helpers import cli
 from tests.fixtures.seeding import Seeded
 
-runner = CliRunner()
 URL_ATTRS = {"src", "href", "srcset", "action", "poster", "data", "xlink:href"}
 
 
@@ -33,9 +31,7 @@ class References(HTMLParser):
 
 
 def write_report(database: Database, run_id: int, out: Path) -> str:
-    base = ["--db", database.settings.resolved_database_url()]
-    base += ["--data-dir", str(database.settings.data_dir)]
-    result = runner.invoke(app, [*base, "report", str(run_id), "--format", "html", "-o", str(out)])
+    result = cli(database, "report", run_id, "--format", "html", "-o", out)
     assert result.exit_code == 0, result.output
     return out.read_text(encoding="utf-8")
 
