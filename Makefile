@@ -1,5 +1,7 @@
 # The two set-up commands: `make run` and `make test`. Both create .venv when it is missing.
 PYTHON ?= python3
+# Four test workers: much of the suite waits on servers, browsers and subprocesses.
+PYTEST_ARGS ?= -n 4
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
