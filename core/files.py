@@ -53,3 +53,18 @@ def atomic_write(target: Path, data: bytes) -> None:
         if isinstance(exc, OSError) and (friendly := storage_error(exc, target)) is not None:
             raise friendly from exc
         raise
+
+
+def tail_lines(path: Path, lines: int = 12, limit: int = 32_000) -> str:
+    """The last non-blank lines of a log (read from its last ``limit`` bytes only; a progress
+    bar's carriage-return redraws keep their final state): what a failed background job said."""
+    if not path.is_file():
+        return ""
+    with path.open("rb") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        fh.seek(max(0, size - limit))
+        text = fh.read().decode("utf-8", errors="replace")
+    # Lines end at "\n" only: a bar redraws itself with "\r", and only its last state counts.
+    redrawn = (ln.rsplit("\r", 1)[-1] for ln in text.split("\n"))
+    kept = [ln for ln in redrawn if ln.strip()]
+    return "\n".join(kept[-lines:])

@@ -79,7 +79,7 @@ def this_process() -> ProcessIdentity:
     return ProcessIdentity(pid=pid, host=host_name(), started=start_time(pid))
 
 
-def _running(pid: int) -> bool:
+def running(pid: int) -> bool:
     """A process with this pid exists and has not ended (a zombie waiting to be reaped has)."""
     if pid <= 0:
         return False
@@ -97,7 +97,7 @@ def process_state(recorded: ProcessIdentity) -> ProcessState:
     """Is the recorded process still running (see the module docstring)?"""
     if recorded.host != host_name():
         return ProcessState.UNKNOWN
-    if not _running(recorded.pid):
+    if not running(recorded.pid):
         return ProcessState.GONE
     if recorded.started is None:
         return ProcessState.ALIVE  # recorded without a start time: the pid is all there is

@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import BreedbenchError
-from core.files import atomic_write
-from core.processes import ProcessIdentity, ProcessState, process_state
+from core.files import atomic_write, tail_lines
+from core.processes import ProcessIdentity, ProcessState, process_state, running
 from core.settings import Settings
 from crawler.progress import CrawlProgress, read_crawl_progress
 from db.crawl_runs import busy_message, reap_dead_runs, running_crawl
@@ -96,31 +96,6 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # an ended child not reaped yet is a zombie: it counts as ended
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
-def _tail(path: Path, lines: int = 12, limit: int = 32_000) -> str:
-    if not path.is_file():
-        return ""
-    with path.open("rb") as fh:
-        size = fh.seek(0, os.SEEK_END)
-        fh.seek(max(0, size - limit))
-        text = fh.read().decode("utf-8", errors="replace")
-    kept = [ln.rsplit("\r", 1)[-1] for ln in text.splitlines() if ln.strip()]
-    return "\n".join(kept[-lines:])
 
 
 def _clean_breeds(breeds: list[str] | None) -> list[str] | None:
@@ -218,7 +193,7 @@ def read_crawl_job(settings: Settings, job_id: str) -> CrawlJob:
     progress = read_crawl_progress(files["progress"])
     if progress.status is not None:
         status = progress.status
-    elif _alive(job.pid):
+    elif running(job.pid):
         status = RUNNING if progress.run_id is not None else STARTING
     else:
         status = STOPPED
@@ -229,7 +204,7 @@ def read_crawl_job(settings: Settings, job_id: str) -> CrawlJob:
             "run_id": progress.run_id,
             "error": progress.error,
             "progress": progress,
-            "tail": "" if status in (STARTING, RUNNING) else _tail(files["log"]),
+            "tail": "" if status in (STARTING, RUNNING) else tail_lines(files["log"]),
         }
     )
 

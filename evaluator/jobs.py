@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import BreedbenchError
-from core.files import atomic_write
+from core.files import atomic_write, tail_lines
+from core.processes import running
 from core.settings import Settings
 from evaluator.progress import read_progress
 
@@ -148,31 +149,6 @@ def start_job(
     return job
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # an ended child not reaped yet is a zombie: it counts as ended
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
-def _tail(path: Path, lines: int = 12, limit: int = 32_000) -> str:
-    if not path.is_file():
-        return ""
-    with path.open("rb") as fh:
-        size = fh.seek(0, os.SEEK_END)
-        fh.seek(max(0, size - limit))
-        text = fh.read().decode("utf-8", errors="replace")
-    kept = [ln.rsplit("\r", 1)[-1] for ln in text.splitlines() if ln.strip()]
-    return "\n".join(kept[-lines:])
-
-
 def read_job(settings: Settings, job_id: str) -> Job:
     files = job_files(settings, job_id)
     raw = _read_json(files["job"])
@@ -188,7 +164,7 @@ def read_job(settings: Settings, job_id: str) -> Job:
         status = str(result.get("status", "failed"))
         run_id = result.get("run_id")
         error = result.get("error")
-    elif not _alive(job.pid):
+    elif not running(job.pid):
         status = "stopped"  # ended without an outcome: stopped, killed, or the machine restarted
     return Job(
         **{
@@ -198,7 +174,7 @@ def read_job(settings: Settings, job_id: str) -> Job:
             "total": progress.total,
             "run_id": run_id,
             "error": error,
-            "tail": _tail(files["log"]) if status != "running" else "",
+            "tail": tail_lines(files["log"]) if status != "running" else "",
         }
     )
 

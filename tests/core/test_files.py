@@ -115,3 +115,17 @@ def test_a_write_lands_whole(tmp_path: Path) -> None:
     atomic_write(tmp_path / "a" / "b", b"bytes")
     assert (tmp_path / "a" / "b").read_bytes() == b"bytes"
     assert _leftovers(tmp_path / "a") == ["b"]
+
+
+def test_tail_lines_keeps_the_last_lines_and_a_progress_bars_final_state(tmp_path: Path) -> None:
+    from core.files import tail_lines
+
+    log = tmp_path / "job.log"
+    assert tail_lines(log) == ""  # no log yet
+    log.write_bytes(
+        b"".join(f"line {n}\n".encode() for n in range(20))
+        + b"\n  \nevaluating  10%\revaluating  50%\revaluating 100%\n"
+        + b"Error: bad \xff byte\n"
+    )
+    assert tail_lines(log, lines=3) == "line 19\nevaluating 100%\nError: bad \ufffd byte"
+    assert tail_lines(log, lines=5, limit=12) == " bad \ufffd byte"  # only the last 12 bytes read

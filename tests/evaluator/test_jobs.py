@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core.errors import BreedbenchError
+from core.processes import running
 from db.database import Database
 from db.models import EvalRun, Image, Prediction
 from evaluator import jobs as eval_jobs
@@ -33,7 +34,7 @@ def command_line(pid: int, timeout: float = 10) -> list[str]:
 
 def wait_until_gone(pid: int, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
-    while eval_jobs._alive(pid):
+    while running(pid):
         if time.monotonic() > deadline:
             pytest.fail(f"process {pid} still runs {timeout} s after it was stopped")
         time.sleep(0.1)
