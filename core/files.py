@@ -68,3 +68,21 @@ def tail_lines(path: Path, lines: int = 12, limit: int = 32_000) -> str:
     redrawn = (ln.rsplit("\r", 1)[-1] for ln in text.split("\n"))
     kept = [ln for ln in redrawn if ln.strip()]
     return "\n".join(kept[-lines:])
+
+
+def check_writable(path: Path, what: str) -> None:
+    """Says at once that ``path`` cannot be written (a folder, no permission, no parent), before
+    the long work whose progress or outcome goes there rather than after it."""
+    problem = None
+    if path.is_dir():
+        problem = "it is a folder"
+    else:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            problem = exc.strerror or str(exc)
+        else:
+            if not os.access(path.parent, os.W_OK):
+                problem = "permission denied"
+    if problem:
+        raise BreedbenchError(f"cannot write the {what} {path}: {problem}")

@@ -15,10 +15,14 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
+
+from core.errors import BreedbenchError
+from core.settings import Settings
 
 # Two readings of one process's start time agree to the clock tick; a reused pid started later.
 SAME_START_SECONDS = 0.5
@@ -105,3 +109,28 @@ def process_state(recorded: ProcessIdentity) -> ProcessState:
     if now is not None and abs(now - recorded.started) > SAME_START_SECONDS:
         return ProcessState.GONE  # the pid was reused by a later process
     return ProcessState.ALIVE
+
+
+def spawn_background(cmd: list[str], settings: Settings, log: Path, what: str) -> subprocess.Popen:
+    """Starts a ``breedbench`` command for the app in its own process group (a stop reaches its
+    workers too), on this code and this database whatever the app's working folder, its output
+    in ``log``."""
+    env = dict(os.environ)
+    env["BREEDBENCH_DATA_DIR"] = str(Path(settings.data_dir).resolve())
+    env["BREEDBENCH_DATABASE_URL"] = settings.resolved_database_url()
+    env["PYTHONUNBUFFERED"] = "1"
+    root = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    with log.open("wb") as out:
+        try:
+            return subprocess.Popen(
+                cmd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                cwd=root,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise BreedbenchError(f"cannot start the {what}: {exc}") from exc

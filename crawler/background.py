@@ -23,7 +23,6 @@ import json
 import os
 import re
 import signal
-import subprocess
 import sys
 import threading
 import uuid
@@ -34,7 +33,7 @@ from typing import Any
 
 from core.errors import BreedbenchError
 from core.files import atomic_write, tail_lines
-from core.processes import ProcessIdentity, ProcessState, process_state, running
+from core.processes import ProcessIdentity, ProcessState, process_state, running, spawn_background
 from core.settings import Settings
 from crawler.progress import CrawlProgress, read_crawl_progress
 from db.crawl_runs import busy_message, reap_dead_runs, running_crawl
@@ -150,25 +149,7 @@ def start_crawl(
         if per_breed is not None:
             cmd += ["--per-breed", str(int(per_breed))]
         cmd += [f"--breed={slug}" for slug in slugs or ()]  # one token each: never an option
-        env = dict(os.environ)
-        env["BREEDBENCH_DATA_DIR"] = str(Path(settings.data_dir).resolve())
-        env["BREEDBENCH_DATABASE_URL"] = settings.resolved_database_url()
-        env["PYTHONUNBUFFERED"] = "1"
-        root = str(Path(__file__).resolve().parents[1])
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-        with files["log"].open("wb") as log:
-            try:
-                proc = subprocess.Popen(
-                    cmd,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    env=env,
-                    cwd=root,
-                    start_new_session=True,  # own process group: Cancel reaches its workers
-                )
-            except OSError as exc:
-                raise BreedbenchError(f"cannot start the crawl: {exc}") from exc
+        proc = spawn_background(cmd, settings, files["log"], "crawl")
         record = {
             "id": job_id,
             "breeds": slugs,

@@ -12,15 +12,13 @@ No Scrapy here: the app reads these files.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from core.errors import BreedbenchError
-from core.files import atomic_write
+from core.files import atomic_write, check_writable
 
 MIN_INTERVAL = 0.5  # seconds between progress writes: the app polls every 2 s
 
@@ -53,19 +51,7 @@ class CrawlProgressFile:
 
     def __init__(self, path: Path) -> None:
         """Checks at once that the file can be written: a wrong path is said before the crawl."""
-        problem = None
-        if path.is_dir():
-            problem = "it is a folder"
-        else:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                problem = exc.strerror or str(exc)
-            else:
-                if not os.access(path.parent, os.W_OK):
-                    problem = "permission denied"
-        if problem:
-            raise BreedbenchError(f"cannot write the progress file {path}: {problem}")
+        check_writable(path, "progress file")
         self.path = path
         self.run_id: int | None = None
         self.breeds: dict[str, dict[str, Any]] = {}

@@ -17,7 +17,6 @@ import json
 import os
 import re
 import signal
-import subprocess
 import sys
 import threading
 import uuid
@@ -28,7 +27,7 @@ from typing import Any
 
 from core.errors import BreedbenchError
 from core.files import atomic_write, tail_lines
-from core.processes import running
+from core.processes import running, spawn_background
 from core.settings import Settings
 from evaluator.progress import read_progress
 
@@ -116,25 +115,7 @@ def start_job(
         if limit:
             cmd += ["--limit", str(int(limit))]
         cmd += ["--", version]  # a version is never read as an option
-        env = dict(os.environ)
-        env["BREEDBENCH_DATA_DIR"] = str(Path(settings.data_dir).resolve())
-        env["BREEDBENCH_DATABASE_URL"] = settings.resolved_database_url()
-        env["PYTHONUNBUFFERED"] = "1"
-        root = str(Path(__file__).resolve().parents[1])
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-        with files["log"].open("wb") as log:
-            try:
-                proc = subprocess.Popen(
-                    cmd,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    env=env,
-                    cwd=root,
-                    start_new_session=True,  # own process group: Stop reaches its children
-                )
-            except OSError as exc:
-                raise BreedbenchError(f"cannot start the evaluation: {exc}") from exc
+        proc = spawn_background(cmd, settings, files["log"], "evaluation")
         job = Job(
             id=job_id,
             version=version,

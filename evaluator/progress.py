@@ -13,14 +13,12 @@ outcome, so a job's result does not depend on the app that started it still runn
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from core.errors import BreedbenchError
-from core.files import atomic_write
+from core.files import atomic_write, check_writable
 
 MIN_INTERVAL = 0.25  # seconds between progress writes: the app polls every 2 s
 
@@ -64,19 +62,7 @@ class FileProgress:
     def __init__(self, path: Path) -> None:
         """Checks at once that the file can be written: a wrong path is said before the
         evaluation rather than after it."""
-        problem = None
-        if path.is_dir():
-            problem = "it is a folder"
-        else:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                problem = exc.strerror or str(exc)
-            else:
-                if not os.access(path.parent, os.W_OK):
-                    problem = "permission denied"
-        if problem:
-            raise BreedbenchError(f"cannot write the progress file {path}: {problem}")
+        check_writable(path, "progress file")
         self.path = path
         self.done = 0
         self.total = 0
